@@ -300,7 +300,7 @@ pub fn nullable(schema: Json) -> Json {
 
 /// The schema of the whole field: lists become arrays, optional fields accept null, docs become
 /// the description.
-pub fn field_schema(schema: &Schema, names: &ComponentNames, field: &Field) -> Json {
+pub fn field_schema(names: &ComponentNames, field: &Field) -> Json {
     let value = value_schema(names, field);
     let mut full = if field.is_list() {
         json!({ "type": "array", "items": value })
@@ -379,7 +379,7 @@ fn input_field_schema(
         }
         value
     } else {
-        field_schema(schema, names, field)
+        field_schema(names, field)
     };
     if let Json::Object(object) = &mut full {
         if let (BodyKind::Create, Some(DefaultValue::Value(value))) = (kind, &field.default) {
@@ -444,7 +444,7 @@ pub fn read_object(
     let mut properties = Map::new();
     for &index in readable_fields {
         if let Some(field) = model.fields.get(index) {
-            properties.insert(field.name.clone(), field_schema(schema, names, field));
+            properties.insert(field.name.clone(), field_schema(names, field));
         }
     }
     if let Some(resource) = api.resource(model.id) {

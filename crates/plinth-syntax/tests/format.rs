@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 #[test]
 fn formatting_the_corpus_is_idempotent_and_keeps_meaning() {
     let Some(files) = support::corpus_files() else {
@@ -17,10 +15,7 @@ fn formatting_the_corpus_is_idempotent_and_keeps_meaning() {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        let formatted = support::check_format_properties(&name, &source);
-        if let Ok(dir) = std::env::var("PLINTH_FORMAT_DUMP") {
-            let _ = std::fs::write(PathBuf::from(dir).join(&name), formatted);
-        }
+        support::check_format_properties(&name, &source);
     }
 }
 
