@@ -243,7 +243,8 @@ pub struct Include {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuthApi {
     pub model: ModelId,
-    /// Fields accepted by register: the auth model's create fields, the `@password` one included.
+    /// Fields accepted by register: the auth model's create fields that have no `@default` (so a
+    /// newcomer cannot choose their own `role`), the login and `@password` fields included.
     pub register_fields: Vec<usize>,
     /// Register fields that must be present (always the login and password fields).
     pub required_register_fields: Vec<usize>,
@@ -620,7 +621,15 @@ fn auth_api(schema: &Schema) -> Option<AuthApi> {
                 })
                 .map(|(index, _)| index)
         })?;
-    let register_fields = create_fields(model);
+    // A field with a `@default` keeps it at registration: otherwise a newcomer could pick their own
+    // `role` or `emailVerified`. Privileged fields are changed later through the resource routes,
+    // where update policies decide who may change them.
+    let register_fields: Vec<usize> = create_fields(model)
+        .into_iter()
+        .filter(|&index| {
+            index == login_field || index == password_field || model.fields[index].default.is_none()
+        })
+        .collect();
     let mut required_register_fields = required_on_create(model, &register_fields);
     for always_required in [login_field, password_field] {
         if !required_register_fields.contains(&always_required) {

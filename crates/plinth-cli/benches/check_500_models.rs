@@ -53,7 +53,7 @@ fn main() {
     let median = |durations: &[Duration]| durations[durations.len() / 2];
     println!("runs: {RUNS} each, after one warm-up");
     println!(
-        "parse   (baseline): min {:8.2} ms  median {:8.2} ms",
+        "parse (the baseline):  min {:8.2} ms  median {:8.2} ms",
         milliseconds(parse[0]),
         milliseconds(median(&parse))
     );

@@ -744,7 +744,7 @@ impl Builder<'_> {
             };
             components.insert(
                 names.read.clone(),
-                schemas::read_object(self.schema, self.api, self.names, model, &readable),
+                schemas::read_object(self.api, self.names, model, &readable),
             );
             let Some(resource) = resource else {
                 continue;

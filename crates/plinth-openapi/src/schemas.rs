@@ -435,7 +435,6 @@ pub fn input_object(
 
 /// The read shape of a model: readable fields (the id always present), plus included relations.
 pub fn read_object(
-    schema: &Schema,
     api: &Api,
     names: &ComponentNames,
     model: &Model,

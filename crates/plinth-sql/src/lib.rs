@@ -11,6 +11,7 @@ mod checks;
 mod ddl;
 mod literals;
 mod names;
+pub mod query;
 pub mod types;
 
 pub use ddl::create_schema;

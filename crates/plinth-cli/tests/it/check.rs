@@ -109,3 +109,32 @@ fn standard_input_is_read_with_a_dash() {
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(run.stderr.contains("--> -:"), "{}", run.stderr);
 }
+
+#[test]
+fn hostile_input_never_crashes_the_binary() {
+    let deep_nesting = format!(
+        "model A {{\n  id Int @id\n  @@allow(\"read\", {}true{})\n}}\n",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    let inputs = [
+        String::new(),
+        "}}}{{{".to_string(),
+        "model".to_string(),
+        "model A { id Int @id @default(".to_string(),
+        "model 🦀 { naïve String\u{0} @id }".to_string(),
+        "\u{feff}model A {\r\n  id Int @id\r\n}\r\n".to_string(),
+        deep_nesting,
+    ];
+    for input in &inputs {
+        for arguments in [&["check", "-"][..], &["fmt", "-"][..]] {
+            let run = plinth_in(&crate::fixtures(), arguments, Some(input));
+            assert!(
+                run.code == 0 || run.code == 1,
+                "{arguments:?} on {:?} gave {}",
+                input.chars().take(60).collect::<String>(),
+                run.transcript()
+            );
+        }
+    }
+}

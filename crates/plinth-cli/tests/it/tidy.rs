@@ -5,9 +5,9 @@ use crate::workspace_root;
 use std::path::{Path, PathBuf};
 
 /// Each workspace crate and the workspace crates it may depend on. The pipeline order is
-/// diagnostics → syntax → model → {api, sql} → {openapi, docs} → cli; nothing past the model
-/// reads the syntax tree, and sql, api, openapi and docs stay independent of each other except
-/// that openapi and docs are built on api (one source for the API surface).
+/// diagnostics → syntax → model → {api, sql} → {openapi, docs} → server → cli; nothing past the
+/// model reads the syntax tree, and sql, api, openapi and docs stay independent of each other
+/// except that openapi and docs are built on api (one source for the API surface).
 const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("plinth-diagnostics", &[]),
     ("plinth-syntax", &["plinth-diagnostics"]),
@@ -23,6 +23,17 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &["plinth-diagnostics", "plinth-model", "plinth-api"],
     ),
     (
+        "plinth-server",
+        &[
+            "plinth-diagnostics",
+            "plinth-model",
+            "plinth-api",
+            "plinth-sql",
+            "plinth-openapi",
+            "plinth-docs",
+        ],
+    ),
+    (
         "plinth-cli",
         &[
             "plinth-diagnostics",
@@ -32,6 +43,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "plinth-sql",
             "plinth-openapi",
             "plinth-docs",
+            "plinth-server",
         ],
     ),
 ];
