@@ -22,6 +22,20 @@ pub enum Command {
     Fmt(FormatOptions),
     /// Write SQL DDL, an OpenAPI document and docs for a schema that checks without errors.
     Build(BuildOptions),
+    /// Serve the schema's REST API (CRUD, auth, policies) over HTTP.
+    ///
+    /// Settings come from defaults, then the config file (`--config` or PLINTH_CONFIG; TOML, or
+    /// JSON for a `.json` file, keys: listen, db, jwt_secret, access_token_ttl_seconds,
+    /// refresh_token_ttl_seconds, rate_limit_per_ip, rate_limit_per_user,
+    /// rate_limit_auth_per_ip, body_limit_bytes, request_timeout_seconds, cors_origins,
+    /// sqlite_synchronous), then environment variables (PLINTH_LISTEN, PLINTH_DB,
+    /// PLINTH_JWT_SECRET, PLINTH_ACCESS_TOKEN_TTL, PLINTH_REFRESH_TOKEN_TTL,
+    /// PLINTH_RATE_LIMIT_PER_IP, PLINTH_RATE_LIMIT_PER_USER, PLINTH_RATE_LIMIT_AUTH_PER_IP,
+    /// PLINTH_BODY_LIMIT, PLINTH_REQUEST_TIMEOUT, PLINTH_CORS_ORIGINS,
+    /// PLINTH_SQLITE_SYNCHRONOUS), then these flags. Logs go to stdout (JSON when it is not a
+    /// terminal; level from PLINTH_LOG). Exits 1 when the schema has errors or the database
+    /// holds a different schema, 2 when the server cannot start.
+    Serve(ServeOptions),
 }
 
 #[derive(Debug, Args)]
@@ -61,4 +75,34 @@ pub struct BuildOptions {
     /// The directory to write into (created when missing; files in it are overwritten).
     #[arg(long, short)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeOptions {
+    /// The schema file (`.plinth`, or a Prisma `.prisma` file).
+    pub file: PathBuf,
+    /// Database URL: `sqlite://PATH` (WAL, created on first start), `sqlite::memory:`, or
+    /// `postgres://user:password@host:port/database`. Default: `<schema name>.db` next to the
+    /// schema.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Address to listen on, e.g. `127.0.0.1:8080` (the default) or `0.0.0.0:8080`; port 0
+    /// picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// A config file (TOML, or JSON when it ends in `.json`); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Origin allowed to call the API from a browser (repeatable; `*` for any). Default: none.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Requests per second per client IP, like `1000/s`, `600/m`, or `off`.
+    #[arg(long, value_name = "RATE")]
+    pub rate_limit_per_ip: Option<String>,
+    /// Requests per authenticated user, like `500/s`, or `off`.
+    #[arg(long, value_name = "RATE")]
+    pub rate_limit_per_user: Option<String>,
+    /// Requests per client IP to /api/v1/auth/*, like `60/m`, or `off`.
+    #[arg(long, value_name = "RATE")]
+    pub rate_limit_auth_per_ip: Option<String>,
 }

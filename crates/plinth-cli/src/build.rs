@@ -21,8 +21,8 @@ pub fn run(options: &BuildOptions) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Findings);
     }
 
-    let mut openapi = serde_json::to_string_pretty(&plinth_openapi::document(&schema))?;
-    openapi.push('\n');
+    // The same text `plinth serve` answers at /openapi.json.
+    let openapi = plinth_server::openapi_text(&schema);
     // Generate everything before writing anything, so a failure leaves no half-written build.
     let outputs = [
         (

@@ -6,6 +6,7 @@ mod build;
 mod check;
 mod format;
 mod input;
+mod serve;
 
 use arguments::{Arguments, Command};
 use clap::Parser;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Check(options) => check::run(&options),
         Command::Fmt(options) => format::run(&options),
         Command::Build(options) => build::run(&options),
+        Command::Serve(options) => serve::run(&options),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -247,7 +247,10 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CallerInfo,
         _ => return Err(ApiError::invalid_token()),
     };
     let auth = state.auth.as_ref().ok_or_else(ApiError::invalid_token)?;
-    let subject = state.jwt.verify(token).ok_or_else(ApiError::invalid_token)?;
+    let subject = state
+        .jwt
+        .verify(token)
+        .ok_or_else(ApiError::invalid_token)?;
     let id = auth
         .id_from_subject(&subject)
         .ok_or_else(ApiError::invalid_token)?;
@@ -364,7 +367,13 @@ pub async fn register(state: Arc<AppState>, request: Request) -> Result<Response
         return Err(ApiError::validation(errors));
     }
     crate::rows::hash_password_values(&state, auth.model, &mut values).await?;
-    crate::rows::fill_server_values(&state, auth.model, &CallerInfo::anonymous(), &mut values, true)?;
+    crate::rows::fill_server_values(
+        &state,
+        auth.model,
+        &CallerInfo::anonymous(),
+        &mut values,
+        true,
+    )?;
 
     let writer_state = Arc::clone(&state);
     let (user_id, refresh_token) = state
@@ -396,14 +405,14 @@ pub async fn register(state: Arc<AppState>, request: Request) -> Result<Response
 }
 
 pub fn unknown_field(name: &str) -> FieldError {
-    FieldError::new(name, "unknown_field", "is not a field this endpoint accepts")
+    FieldError::new(
+        name,
+        "unknown_field",
+        "is not a field this endpoint accepts",
+    )
 }
 
-fn string_member(
-    body: &JsonObject,
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
+fn string_member(body: &JsonObject, name: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     match body.get(name) {
         Some(serde_json::Value::String(text)) => Some(text.clone()),
         Some(_) => {
@@ -565,7 +574,10 @@ pub async fn refresh(state: Arc<AppState>, request: Request) -> Result<Response,
         .await?;
     match rotation {
         Rotation::Refused => Err(invalid_refresh_token()),
-        Rotation::Rotated { user_subject, token } => {
+        Rotation::Rotated {
+            user_subject,
+            token,
+        } => {
             let user_id = auth
                 .id_from_subject(&user_subject)
                 .ok_or_else(invalid_refresh_token)?;

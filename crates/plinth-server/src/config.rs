@@ -52,9 +52,9 @@ pub struct ServeConfig {
 impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
-            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| {
-                SocketAddr::from(([127, 0, 0, 1], 8080))
-            }),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database: None,
             jwt_secret: None,
             access_token_lifetime: Duration::from_secs(15 * 60),
@@ -158,8 +158,14 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ("PLINTH_LISTEN", "address to listen on"),
     ("PLINTH_DB", "database URL (also PLINTH_DATABASE_URL)"),
     ("PLINTH_JWT_SECRET", "secret that signs access tokens"),
-    ("PLINTH_ACCESS_TOKEN_TTL", "access token lifetime in seconds"),
-    ("PLINTH_REFRESH_TOKEN_TTL", "refresh token lifetime in seconds"),
+    (
+        "PLINTH_ACCESS_TOKEN_TTL",
+        "access token lifetime in seconds",
+    ),
+    (
+        "PLINTH_REFRESH_TOKEN_TTL",
+        "refresh token lifetime in seconds",
+    ),
     ("PLINTH_RATE_LIMIT_PER_IP", "e.g. 1000/s, or off"),
     ("PLINTH_RATE_LIMIT_PER_USER", "e.g. 500/s, or off"),
     ("PLINTH_RATE_LIMIT_AUTH_PER_IP", "e.g. 60/m, or off"),
@@ -197,10 +203,14 @@ impl ConfigLayer {
         let number = |name: &str| -> Result<Option<u64>, ConfigError> {
             match lookup(name) {
                 None => Ok(None),
-                Some(text) => text.trim().parse().map(Some).map_err(|_| ConfigError::Value {
-                    setting: name.to_string(),
-                    message: format!("`{text}` is not a whole number"),
-                }),
+                Some(text) => text
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| ConfigError::Value {
+                        setting: name.to_string(),
+                        message: format!("`{text}` is not a whole number"),
+                    }),
             }
         };
         Ok(ConfigLayer {
@@ -421,7 +431,10 @@ mod tests {
                 period: Duration::from_secs(60)
             })
         );
-        assert_eq!(RateLimit::parse("5").unwrap(), Some(RateLimit::per_second(5)));
+        assert_eq!(
+            RateLimit::parse("5").unwrap(),
+            Some(RateLimit::per_second(5))
+        );
         assert_eq!(RateLimit::parse("off").unwrap(), None);
         assert!(RateLimit::parse("5/week").is_err());
     }
@@ -431,7 +444,11 @@ mod tests {
         let directory = std::env::temp_dir().join(format!("plinth-config-{}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
         let toml_path = directory.join("plinth.toml");
-        std::fs::write(&toml_path, "listen = \"127.0.0.1:7000\"\ncors_origins = [\"https://a.example\"]\n").unwrap();
+        std::fs::write(
+            &toml_path,
+            "listen = \"127.0.0.1:7000\"\ncors_origins = [\"https://a.example\"]\n",
+        )
+        .unwrap();
         let layer = ConfigLayer::from_file(&toml_path).unwrap();
         assert_eq!(layer.listen.as_deref(), Some("127.0.0.1:7000"));
         let json_path = directory.join("plinth.json");

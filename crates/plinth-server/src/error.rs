@@ -90,8 +90,12 @@ impl ApiError {
             [single] => format!("`{}`: {}", single.field, single.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
-            .with_errors(errors)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(errors)
     }
 
     /// 401: no token where one is needed.
@@ -192,7 +196,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+        write!(
+            formatter,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.detail
+        )
     }
 }
 
@@ -205,7 +215,10 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
         if let Some(challenge) = self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -225,7 +238,10 @@ mod tests {
             .scope(Arc::from("abc"), async move { error.body() })
             .await;
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(value["type"], "https://plinth.dev/problems/validation-failed");
+        assert_eq!(
+            value["type"],
+            "https://plinth.dev/problems/validation-failed"
+        );
         assert_eq!(value["title"], "Unprocessable Entity");
         assert_eq!(value["status"], 422);
         assert_eq!(value["code"], "validation_failed");

@@ -103,7 +103,12 @@ pub fn render_row(
 
 /// The plain representation of a row (every readable field, no includes): the body of
 /// `GET /{id}` without parameters, and what ETags for `If-Match` are computed from.
-pub fn render_plain(state: &AppState, model: ModelId, row: &[SqlValue], projection: &Projection) -> Vec<u8> {
+pub fn render_plain(
+    state: &AppState,
+    model: ModelId,
+    row: &[SqlValue],
+    projection: &Projection,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     render_row(state, model, row, projection, None, &[], &mut out);
     out

@@ -38,7 +38,6 @@ pub mod bytes_like {
 
 /// Per-model facts used by every resource and include of that model.
 pub struct ModelPlan {
-    pub model: ModelId,
     /// By field index; `None` for relations, ignored and unsupported fields.
     pub fields: Vec<Option<FieldPlan>>,
     /// By field index: whether a response may contain the field.
@@ -47,8 +46,6 @@ pub struct ModelPlan {
     pub id_field: Option<usize>,
     /// Values the server fills on create: generated ids, `now()`, `@updatedAt`, `auth()`.
     pub server_fill: Vec<(usize, ServerFill)>,
-    /// `@updatedAt` fields, refreshed on every update.
-    pub updated_at: Vec<usize>,
 }
 
 impl ModelPlan {
@@ -60,14 +57,20 @@ impl ModelPlan {
 /// A value the server fills on create (or update).
 #[derive(Clone, Debug)]
 pub enum ServerFill {
-    Uuid { version: u8 },
+    Uuid {
+        version: u8,
+    },
     Cuid,
-    Nanoid { length: usize },
+    Nanoid {
+        length: usize,
+    },
     Ulid,
     Now,
     UpdatedAt,
     /// `@default(auth().field)`.
-    Auth { field: FieldId },
+    Auth {
+        field: FieldId,
+    },
 }
 
 pub struct ResourcePlan {
@@ -90,7 +93,12 @@ impl ResourcePlan {
             filters: resource
                 .filters
                 .iter()
-                .map(|filter| (filter.name.clone(), (filter.field, filter.operators.clone())))
+                .map(|filter| {
+                    (
+                        filter.name.clone(),
+                        (filter.field, filter.operators.clone()),
+                    )
+                })
                 .collect(),
             sortable: resource
                 .sortable_fields
@@ -123,12 +131,11 @@ impl ModelPlan {
         let fields = model
             .fields
             .iter()
-            .enumerate()
-            .map(|(index, field)| {
+            .map(|field| {
                 if field.is_relation() || field.is_ignored {
                     None
                 } else {
-                    FieldPlan::new(schema, index, field)
+                    FieldPlan::new(schema, field)
                 }
             })
             .collect();
@@ -140,13 +147,11 @@ impl ModelPlan {
             _ => None,
         };
         let mut server_fill = Vec::new();
-        let mut updated_at = Vec::new();
         for (index, field) in model.fields.iter().enumerate() {
             if field.is_relation() || field.is_ignored || field.is_list() {
                 continue;
             }
             if field.is_updated_at {
-                updated_at.push(index);
                 server_fill.push((index, ServerFill::UpdatedAt));
                 continue;
             }
@@ -165,12 +170,10 @@ impl ModelPlan {
             server_fill.push((index, fill));
         }
         ModelPlan {
-            model: model_id,
             fields,
             readable,
             id_field,
             server_fill,
-            updated_at,
         }
     }
 }

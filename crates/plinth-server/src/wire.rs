@@ -31,7 +31,6 @@ pub fn plain_json(value: &SqlValue) -> Json {
 /// Everything the server needs to know about one API field, computed once at startup.
 #[derive(Clone, Debug)]
 pub struct FieldPlan {
-    pub index: usize,
     pub name: String,
     /// `"name":` with the name JSON-escaped, ready to write.
     pub json_key: Vec<u8>,
@@ -48,12 +47,19 @@ pub struct FieldPlan {
 pub enum CompiledValidation {
     Email,
     Url,
-    Length { min: Option<u32>, max: Option<u32> },
+    Length {
+        min: Option<u32>,
+        max: Option<u32>,
+    },
     Regex(regex::Regex),
     StartsWith(String),
     EndsWith(String),
     Contains(String),
-    Compare { op: CompareOp, bound: f64, written: String },
+    Compare {
+        op: CompareOp,
+        bound: f64,
+        written: String,
+    },
 }
 
 impl CompiledValidation {
@@ -65,7 +71,9 @@ impl CompiledValidation {
                 min: *min,
                 max: *max,
             },
-            Validation::Regex(pattern) => CompiledValidation::Regex(regex::Regex::new(pattern).ok()?),
+            Validation::Regex(pattern) => {
+                CompiledValidation::Regex(regex::Regex::new(pattern).ok()?)
+            }
             Validation::StartsWith(text) => CompiledValidation::StartsWith(text.clone()),
             Validation::EndsWith(text) => CompiledValidation::EndsWith(text.clone()),
             Validation::Contains(text) => CompiledValidation::Contains(text.clone()),
@@ -79,11 +87,7 @@ impl CompiledValidation {
 }
 
 impl FieldPlan {
-    pub fn new(
-        schema: &plinth_model::Schema,
-        index: usize,
-        field: &plinth_model::Field,
-    ) -> Option<FieldPlan> {
+    pub fn new(schema: &plinth_model::Schema, field: &plinth_model::Field) -> Option<FieldPlan> {
         let wire = plinth_api::wire_type(field)?;
         let enum_values = match wire {
             WireType::Enum(enum_id) => schema
@@ -102,7 +106,6 @@ impl FieldPlan {
         let mut json_key = serde_json::to_vec(&field.name).unwrap_or_default();
         json_key.push(b':');
         Some(FieldPlan {
-            index,
             name: field.name.clone(),
             json_key,
             wire,
@@ -129,7 +132,11 @@ impl FieldPlan {
         }
         if self.list {
             let Some(items) = value.as_array() else {
-                errors.push(FieldError::new(&self.name, "invalid_type", "must be an array"));
+                errors.push(FieldError::new(
+                    &self.name,
+                    "invalid_type",
+                    "must be an array",
+                ));
                 return None;
             };
             let before = errors.len();
@@ -193,7 +200,10 @@ impl FieldPlan {
                     _ => String::new(),
                 };
                 if !codec::is_decimal_text(&text) {
-                    return fail("invalid_type", "must be a decimal number as a string".into());
+                    return fail(
+                        "invalid_type",
+                        "must be a decimal number as a string".into(),
+                    );
                 }
                 SqlValue::Text(codec::trim_decimal(&text))
             }
@@ -312,11 +322,6 @@ impl FieldPlan {
                 Ok(json) => write_plain(out, &json),
                 Err(_) => write_plain(out, &Json::String(text.clone())),
             },
-            (WireType::Integer | WireType::BigIntString, SqlValue::Int(number))
-                if self.wire == WireType::Integer =>
-            {
-                let _ = write!(out, "{number}");
-            }
             (_, SqlValue::Int(number)) => {
                 let _ = write!(out, "{number}");
             }

@@ -24,7 +24,22 @@ fn compile(path: &std::path::Path) -> Option<Schema> {
 /// Every model's rules for every operation, for a signed-in caller and an anonymous one.
 fn policies_report(schema: &Schema, dialect: Dialect) -> String {
     let mut out = String::new();
-    let signed_in = Caller::user(SqlValue::Text("user-1".to_string()));
+    // The caller's id has the auth model's key type.
+    let integer_key = schema.auth().is_some_and(|auth| {
+        auth.primary_key_fields().any(|field| {
+            matches!(
+                field.ty,
+                plinth_model::FieldType::Scalar(
+                    plinth_model::ScalarType::Int | plinth_model::ScalarType::BigInt
+                )
+            )
+        })
+    });
+    let signed_in = Caller::user(if integer_key {
+        SqlValue::Int(1)
+    } else {
+        SqlValue::Text("user-1".to_string())
+    });
     for model in &schema.models {
         if model.policies.is_empty() {
             continue;
@@ -33,7 +48,13 @@ fn policies_report(schema: &Schema, dialect: Dialect) -> String {
             for (who, caller) in [("user", &signed_in), ("anonymous", &Caller::anonymous())] {
                 let mut params = Vec::new();
                 let sql = query::policy_predicate(
-                    schema, model.id, operation, caller, "t0", dialect, &mut params,
+                    schema,
+                    model.id,
+                    operation,
+                    caller,
+                    "t0",
+                    dialect,
+                    &mut params,
                 );
                 out.push_str(&format!(
                     "{}.{} ({who}) {params:?}\n    {sql}\n",
@@ -47,7 +68,10 @@ fn policies_report(schema: &Schema, dialect: Dialect) -> String {
 }
 
 fn example(name: &str) -> Schema {
-    let path = workspace_root().join("examples").join(name).join("schema.plinth");
+    let path = workspace_root()
+        .join("examples")
+        .join(name)
+        .join("schema.plinth");
     match compile(&path) {
         Some(schema) => schema,
         None => panic!("{} does not compile cleanly", path.display()),
@@ -142,7 +166,10 @@ fn statements() {
         };
         let (statement, projection) = query::select_list(&schema, task, &list, &user, dialect)
             .unwrap_or_else(|error| panic!("{error}"));
-        out.push_str(&format!("select_list\n{}\n{:?}\n{:?}\n\n", statement.sql, statement.params, projection));
+        out.push_str(&format!(
+            "select_list\n{}\n{:?}\n{:?}\n\n",
+            statement.sql, statement.params, projection
+        ));
         let (statement, _) = query::select_by_id(
             &schema,
             task,
@@ -152,7 +179,10 @@ fn statements() {
             dialect,
         )
         .unwrap_or_else(|error| panic!("{error}"));
-        out.push_str(&format!("select_by_id\n{}\n{:?}\n\n", statement.sql, statement.params));
+        out.push_str(&format!(
+            "select_by_id\n{}\n{:?}\n\n",
+            statement.sql, statement.params
+        ));
         let (statement, _) = query::insert(
             &schema,
             task,
@@ -160,12 +190,38 @@ fn statements() {
                 (field("id"), SqlValue::Text("task-1".to_string())),
                 (field("title"), SqlValue::Text("Buy milk".to_string())),
                 (field("ownerId"), SqlValue::Text("u1".to_string())),
-                (field("updatedAt"), SqlValue::Text("2024-01-01T00:00:00.000Z".to_string())),
+                (
+                    field("updatedAt"),
+                    SqlValue::Text("2024-01-01T00:00:00.000Z".to_string()),
+                ),
             ],
             dialect,
         )
         .unwrap_or_else(|error| panic!("{error}"));
-        out.push_str(&format!("insert\n{}\n{:?}\n\n", statement.sql, statement.params));
+        out.push_str(&format!(
+            "insert\n{}\n{:?}\n\n",
+            statement.sql, statement.params
+        ));
+        let (statement, _) = query::insert_checked(
+            &schema,
+            task,
+            &[
+                (field("id"), SqlValue::Text("task-2".to_string())),
+                (field("title"), SqlValue::Text("Call mum".to_string())),
+                (field("ownerId"), SqlValue::Text("u1".to_string())),
+                (
+                    field("updatedAt"),
+                    SqlValue::Text("2024-01-01T00:00:00.000Z".to_string()),
+                ),
+            ],
+            &user,
+            dialect,
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        out.push_str(&format!(
+            "insert_checked\n{}\n{:?}\n\n",
+            statement.sql, statement.params
+        ));
         let (statement, _) = query::update(
             &schema,
             task,
@@ -178,25 +234,46 @@ fn statements() {
             dialect,
         )
         .unwrap_or_else(|error| panic!("{error}"));
-        out.push_str(&format!("update\n{}\n{:?}\n\n", statement.sql, statement.params));
-        let statement = query::delete(&schema, task, SqlValue::Text("task-1".to_string()), &user, dialect)
-            .unwrap_or_else(|error| panic!("{error}"));
-        out.push_str(&format!("delete\n{}\n{:?}\n\n", statement.sql, statement.params));
+        out.push_str(&format!(
+            "update\n{}\n{:?}\n\n",
+            statement.sql, statement.params
+        ));
+        let statement = query::delete(
+            &schema,
+            task,
+            SqlValue::Text("task-1".to_string()),
+            &user,
+            dialect,
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        out.push_str(&format!(
+            "delete\n{}\n{:?}\n\n",
+            statement.sql, statement.params
+        ));
         let user_model = schema.model(model(&schema, "User"));
         let tasks_field = plinth_model::FieldId {
             model: user_model.id,
-            index: user_model.field_by_name("tasks").map(|(i, _)| i).unwrap_or(0),
+            index: user_model
+                .field_by_name("tasks")
+                .map(|(i, _)| i)
+                .unwrap_or(0),
         };
         let (statement, projection) = query::select_related(
             &schema,
             tasks_field,
-            vec![SqlValue::Text("u1".to_string()), SqlValue::Text("u2".to_string())],
+            vec![
+                SqlValue::Text("u1".to_string()),
+                SqlValue::Text("u2".to_string()),
+            ],
             &user,
             dialect,
             Some(5),
         )
         .unwrap_or_else(|error| panic!("{error}"));
-        out.push_str(&format!("select_related\n{}\n{:?}\n{:?}\n\n", statement.sql, statement.params, projection.parent_key));
+        out.push_str(&format!(
+            "select_related\n{}\n{:?}\n{:?}\n\n",
+            statement.sql, statement.params, projection.parent_key
+        ));
         let (statement, _) = query::select_by_id(
             &schema,
             user_model.id,
@@ -206,7 +283,54 @@ fn statements() {
             dialect,
         )
         .unwrap_or_else(|error| panic!("{error}"));
-        out.push_str(&format!("select_by_id User\n{}\n{:?}\n\n", statement.sql, statement.params));
+        out.push_str(&format!(
+            "select_by_id User\n{}\n{:?}\n\n",
+            statement.sql, statement.params
+        ));
         insta::assert_snapshot!(format!("statements_todo_{}", dialect.directory_name()), out);
+    }
+}
+
+/// Create rules in both forms: checked in the INSERT, and checked on the inserted row with the
+/// row left out of the subqueries over its own table.
+#[test]
+fn create_checks() {
+    let schema = example("saas");
+    let membership = model(&schema, "Membership");
+    let membership_model = schema.model(membership);
+    let field = |name: &str| match membership_model.field_by_name(name) {
+        Some((index, _)) => index,
+        None => panic!("no field {name}"),
+    };
+    let caller = Caller::user(SqlValue::Text("u1".to_string()));
+    for dialect in Dialect::ALL {
+        let (inserted, _) = query::insert_checked(
+            &schema,
+            membership,
+            &[
+                (field("id"), SqlValue::Text("m1".to_string())),
+                (field("orgId"), SqlValue::Text("o1".to_string())),
+                (field("userId"), SqlValue::Text("u1".to_string())),
+            ],
+            &caller,
+            dialect,
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let checked = query::check_policy_on_row(
+            &schema,
+            membership,
+            SqlValue::Text("m1".to_string()),
+            Operation::Create,
+            &caller,
+            dialect,
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        insta::assert_snapshot!(
+            format!("create_checks_saas_{}", dialect.directory_name()),
+            format!(
+                "insert_checked\n{}\n{:?}\n\ncheck_policy_on_row\n{}\n{:?}\n",
+                inserted.sql, inserted.params, checked.sql, checked.params
+            )
+        );
     }
 }

@@ -147,6 +147,29 @@ fn crate_dependencies_run_one_way() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Crates under `benches/` (the hand-written baselines Plinth is measured against) are leaves:
+/// they stand for code written without Plinth, so they may depend on no Plinth crate at all.
+#[test]
+fn benchmark_baselines_depend_on_no_plinth_crate() {
+    let Ok(entries) = std::fs::read_dir(workspace_root().join("benches")) else {
+        return;
+    };
+    let mut problems = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let manifest_path = entry.path().join("Cargo.toml");
+        let Ok(manifest) = std::fs::read_to_string(&manifest_path) else {
+            continue;
+        };
+        for dependency in runtime_workspace_dependencies(&manifest) {
+            problems.push(format!(
+                "benches/{} must not depend on {dependency}: a baseline is written without Plinth",
+                entry.file_name().to_string_lossy()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 fn rust_files(directory: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(directory) else {
         return;
@@ -169,6 +192,7 @@ fn rust_files(directory: &Path, files: &mut Vec<PathBuf>) {
 fn every_rust_file_opens_with_a_module_doc_line() {
     let mut files = Vec::new();
     rust_files(&workspace_root().join("crates"), &mut files);
+    rust_files(&workspace_root().join("benches"), &mut files);
     assert!(files.len() > 10, "found only {} Rust files", files.len());
     let root = workspace_root();
     let offenders: Vec<String> = files

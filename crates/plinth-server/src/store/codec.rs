@@ -34,12 +34,15 @@ pub fn normalize(value: SqlValue, decode: &Decode) -> SqlValue {
         (Decode::DateTime, SqlValue::Text(text)) => {
             SqlValue::Text(normalize_datetime(&text).unwrap_or(text))
         }
-        (Decode::Json | Decode::List(_), SqlValue::Text(text)) => match serde_json::from_str(&text) {
+        (Decode::Json | Decode::List(_), SqlValue::Text(text)) => match serde_json::from_str(&text)
+        {
             Ok(json) => SqlValue::Json(json),
             Err(_) => SqlValue::Text(text),
         },
         (Decode::Bytes, SqlValue::Text(text)) => SqlValue::Bytes(text.into_bytes()),
-        (Decode::Text | Decode::Enum(_), SqlValue::Int(number)) => SqlValue::Text(number.to_string()),
+        (Decode::Text | Decode::Enum(_), SqlValue::Int(number)) => {
+            SqlValue::Text(number.to_string())
+        }
         (Decode::Text | Decode::Enum(_), SqlValue::Float(number)) => {
             SqlValue::Text(format_float(number))
         }
@@ -247,7 +250,15 @@ mod tests {
 
     #[test]
     fn numeric_round_trips() {
-        for text in ["0", "1", "12345.678", "-0.0001", "100000000", "0.5", "-987654321.123456789"] {
+        for text in [
+            "0",
+            "1",
+            "12345.678",
+            "-0.0001",
+            "100000000",
+            "0.5",
+            "-987654321.123456789",
+        ] {
             let encoded = encode_numeric(text).unwrap();
             let decoded = decode_numeric(&encoded).unwrap();
             assert_eq!(trim_decimal(&decoded), trim_decimal(text), "{text}");

@@ -24,8 +24,12 @@ pub type Row = Vec<SqlValue>;
 pub trait Executor {
     fn dialect(&self) -> Dialect;
     /// Runs a query and decodes each column with `decode` (missing entries decode as text).
-    fn query(&mut self, sql: &str, params: &[SqlValue], decode: &[Decode])
-        -> Result<Vec<Row>, StoreError>;
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        decode: &[Decode],
+    ) -> Result<Vec<Row>, StoreError>;
     /// Runs a statement and returns the number of rows it changed.
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError>;
     /// Runs several `;`-separated statements without parameters (DDL).
@@ -63,7 +67,12 @@ pub fn decoders(projection: &Projection) -> Vec<Decode> {
         .parent_key
         .iter()
         .cloned()
-        .chain(projection.columns.iter().map(|column| column.decode.clone()))
+        .chain(
+            projection
+                .columns
+                .iter()
+                .map(|column| column.decode.clone()),
+        )
         .collect()
 }
 

@@ -46,7 +46,7 @@ impl PostgresStore {
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         let store = PostgresStore { pool, description };
         // Fail at startup, not at the first request, when the server is unreachable.
-        store.client().await?;
+        let _connection = store.client().await?;
         Ok(store)
     }
 
@@ -56,7 +56,10 @@ impl PostgresStore {
 
     pub fn pool_usage(&self) -> (usize, usize) {
         let status = self.pool.status();
-        (status.size.saturating_sub(status.available), status.max_size)
+        (
+            status.size.saturating_sub(status.available),
+            status.max_size,
+        )
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
@@ -142,8 +145,10 @@ async fn query_on(
 ) -> Result<Vec<Row>, StoreError> {
     let statement = client.prepare_cached(sql).await.map_err(classify)?;
     let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-    let references: Vec<&(dyn ToSql + Sync)> =
-        params.iter().map(|param| param as &(dyn ToSql + Sync)).collect();
+    let references: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|param| param as &(dyn ToSql + Sync))
+        .collect();
     let rows = client
         .query(&statement, &references)
         .await
@@ -185,8 +190,10 @@ impl Executor for PostgresExecutor<'_> {
         self.handle.block_on(async move {
             let statement = client.prepare_cached(sql).await.map_err(classify)?;
             let params: Vec<Param<'_>> = params.iter().map(Param).collect();
-            let references: Vec<&(dyn ToSql + Sync)> =
-                params.iter().map(|param| param as &(dyn ToSql + Sync)).collect();
+            let references: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|param| param as &(dyn ToSql + Sync))
+                .collect();
             client
                 .execute(&statement, &references)
                 .await
@@ -430,7 +437,9 @@ impl ToSql for Param<'_> {
                         serde_json::from_str::<serde_json::Value>(text)?;
                         out.extend_from_slice(text.as_bytes());
                     }
-                    other => out.extend_from_slice(crate::wire::plain_json(other).to_string().as_bytes()),
+                    other => {
+                        out.extend_from_slice(crate::wire::plain_json(other).to_string().as_bytes())
+                    }
                 }
             }
             Type::UUID => {
@@ -442,7 +451,9 @@ impl ToSql for Param<'_> {
                 let moment = codec::parse_datetime(&text).ok_or("not a timestamp")?;
                 let micros = codec::postgres_micros(moment);
                 if *ty == Type::DATE {
-                    out.extend_from_slice(&((micros.div_euclid(86_400_000_000)) as i32).to_be_bytes());
+                    out.extend_from_slice(
+                        &((micros.div_euclid(86_400_000_000)) as i32).to_be_bytes(),
+                    );
                 } else {
                     out.extend_from_slice(&micros.to_be_bytes());
                 }

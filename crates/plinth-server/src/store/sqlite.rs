@@ -116,7 +116,10 @@ impl SqliteStore {
             .lock()
             .map(|readers| readers.len())
             .unwrap_or(0);
-        (self.inner.reader_count - idle.min(self.inner.reader_count), self.inner.reader_count + 1)
+        (
+            self.inner.reader_count - idle.min(self.inner.reader_count),
+            self.inner.reader_count + 1,
+        )
     }
 
     pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
@@ -276,9 +279,8 @@ fn classify(error: rusqlite::Error) -> StoreError {
         let detail = message.clone().unwrap_or_else(|| error.to_string());
         return match failure.code {
             ErrorCode::ConstraintViolation => match failure.extended_code {
-                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                    StoreError::Unique(detail)
-                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => StoreError::Unique(detail),
                 rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::ForeignKey(detail),
                 rusqlite::ffi::SQLITE_CONSTRAINT_NOTNULL => StoreError::NotNull(detail),
                 _ => StoreError::Check(detail),

@@ -94,7 +94,10 @@ impl SqlWriter {
 
     /// Binds `value` for a column of `field`, converted to the column's type.
     pub fn bind_for(&mut self, schema: &Schema, field: &Field, value: SqlValue) -> String {
-        let is_text = matches!(value, SqlValue::Text(_) | SqlValue::Null | SqlValue::Json(_));
+        let is_text = matches!(
+            value,
+            SqlValue::Text(_) | SqlValue::Null | SqlValue::Json(_)
+        );
         let is_null = value == SqlValue::Null;
         let placeholder = self.bind(value);
         self.convert(schema, field, &placeholder, is_text, is_null)
@@ -104,7 +107,10 @@ impl SqlWriter {
     pub fn rebind_for(&self, schema: &Schema, field: &Field, number: usize) -> String {
         let value = self.params.get(number.saturating_sub(1)).cloned();
         let value = value.unwrap_or(SqlValue::Null);
-        let is_text = matches!(value, SqlValue::Text(_) | SqlValue::Null | SqlValue::Json(_));
+        let is_text = matches!(
+            value,
+            SqlValue::Text(_) | SqlValue::Null | SqlValue::Json(_)
+        );
         let is_null = value == SqlValue::Null;
         let placeholder = self.placeholder(number, bind_type(&value));
         self.convert(schema, field, &placeholder, is_text, is_null)
@@ -136,6 +142,12 @@ impl SqlWriter {
             Dialect::Sqlite => sqlite_convert(field, placeholder, is_text, is_null),
             Dialect::Postgres => postgres_convert(schema, field, placeholder, is_text),
         }
+    }
+
+    /// The statement for `sql` with the parameters bound so far, unused ones dropped.
+    pub fn finish(self, sql: String) -> super::Statement {
+        let (sql, params) = compact(self.dialect, &sql, self.params);
+        super::Statement { sql, params }
     }
 
     /// A boolean constant.
@@ -191,7 +203,10 @@ fn postgres_text_convert(schema: &Schema, field: &Field, text: &str) -> String {
         .map(|native| native.name.to_ascii_lowercase());
     match &field.ty {
         FieldType::Enum(enum_id) => match schema.enums.get(enum_id.0) {
-            Some(enumeration) => format!("{text}::{}", quote_ident(Dialect::Postgres, &enumeration.db_name)),
+            Some(enumeration) => format!(
+                "{text}::{}",
+                quote_ident(Dialect::Postgres, &enumeration.db_name)
+            ),
             None => text.to_string(),
         },
         FieldType::Scalar(ScalarType::String) => match native.as_deref() {
@@ -242,7 +257,10 @@ fn postgres_list_convert(schema: &Schema, field: &Field, placeholder: &str) -> S
 
 /// The model, or an error naming the index.
 pub(crate) fn model_of(schema: &Schema, model: usize) -> Result<&Model, QueryError> {
-    schema.models.get(model).ok_or(QueryError::UnknownModel(model))
+    schema
+        .models
+        .get(model)
+        .ok_or(QueryError::UnknownModel(model))
 }
 
 /// A column field of `model`.
@@ -263,5 +281,131 @@ pub(crate) fn single_key(model: &Model) -> Result<usize, QueryError> {
         _ => Err(QueryError::CompositeKey {
             model: model.name.clone(),
         }),
+    }
+}
+
+/// Drops parameters the SQL no longer mentions (conditions that folded away) and renumbers the
+/// placeholders densely in their order, as both databases require every bound parameter to be
+/// used. Placeholders inside string literals and quoted identifiers are left alone.
+pub(crate) fn compact(
+    dialect: Dialect,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> (String, Vec<SqlValue>) {
+    let sigil = match dialect {
+        Dialect::Sqlite => '?',
+        Dialect::Postgres => '$',
+    };
+    // First pass: which numbers are used.
+    let mut used = vec![false; params.len()];
+    scan_placeholders(sql, sigil, |number| {
+        if let Some(slot) = number.checked_sub(1).and_then(|index| used.get_mut(index)) {
+            *slot = true;
+        }
+        None
+    });
+    if used.iter().all(|flag| *flag) {
+        return (sql.to_string(), params);
+    }
+    let mut renumbered = vec![0usize; params.len()];
+    let mut kept = Vec::new();
+    for (index, value) in params.into_iter().enumerate() {
+        if used[index] {
+            kept.push(value);
+            renumbered[index] = kept.len();
+        }
+    }
+    let rewritten = scan_placeholders(sql, sigil, |number| {
+        number
+            .checked_sub(1)
+            .and_then(|index| renumbered.get(index))
+            .copied()
+    });
+    (rewritten, kept)
+}
+
+/// Parameters from number `first` on that `sql` does not use are removed from the end of
+/// `params` (a fragment whose conditions folded away; earlier numbers belong to the caller).
+pub(crate) fn drop_unused_tail(
+    dialect: Dialect,
+    sql: &str,
+    params: &mut Vec<SqlValue>,
+    first: usize,
+) {
+    let sigil = match dialect {
+        Dialect::Sqlite => '?',
+        Dialect::Postgres => '$',
+    };
+    let mut highest_used = 0;
+    scan_placeholders(sql, sigil, |number| {
+        highest_used = highest_used.max(number);
+        None
+    });
+    if highest_used < params.len() {
+        params.truncate(highest_used.max(first.saturating_sub(1)));
+    }
+}
+
+/// Walks `sql`, calling `replace` with each placeholder number; returns the SQL with numbers
+/// replaced where `replace` gives a new one.
+fn scan_placeholders(
+    sql: &str,
+    sigil: char,
+    mut replace: impl FnMut(usize) -> Option<usize>,
+) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut characters = sql.char_indices().peekable();
+    let mut in_string = false;
+    let mut in_identifier = false;
+    while let Some((_, character)) = characters.next() {
+        out.push(character);
+        match character {
+            '\'' if !in_identifier => in_string = !in_string,
+            '"' if !in_string => in_identifier = !in_identifier,
+            _ if character == sigil && !in_string && !in_identifier => {
+                let mut digits = String::new();
+                while let Some((_, next)) = characters.peek() {
+                    if next.is_ascii_digit() {
+                        digits.push(*next);
+                        characters.next();
+                    } else {
+                        break;
+                    }
+                }
+                match digits.parse::<usize>().ok().and_then(&mut replace) {
+                    Some(number) => out.push_str(&number.to_string()),
+                    None => out.push_str(&digits),
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unused_parameters_are_dropped_and_renumbered() {
+        let params = vec![SqlValue::Int(1), SqlValue::Int(2), SqlValue::Int(3)];
+        let (sql, kept) = compact(
+            Dialect::Postgres,
+            "a = $3::int8 AND '$2' = \"$2\" AND b = $1::int8 OR $3::int8",
+            params,
+        );
+        assert_eq!(
+            sql,
+            "a = $2::int8 AND '$2' = \"$2\" AND b = $1::int8 OR $2::int8"
+        );
+        assert_eq!(kept, vec![SqlValue::Int(1), SqlValue::Int(3)]);
+        let (sql, kept) = compact(
+            Dialect::Sqlite,
+            "x = ?2",
+            vec![SqlValue::Null, SqlValue::Bool(true)],
+        );
+        assert_eq!(sql, "x = ?1");
+        assert_eq!(kept, vec![SqlValue::Bool(true)]);
     }
 }

@@ -53,7 +53,7 @@ pub use select::{
     check_policy_on_row, cursor_fields, include_key_field, select_by_id, select_list,
     select_related,
 };
-pub use write::{check_update_future, delete, insert, update};
+pub use write::{check_update_future, delete, insert, insert_checked, update};
 
 /// A bound parameter. See the module docs for how to bind each variant in each dialect and
 /// which variant each field type takes.
@@ -244,21 +244,26 @@ impl fmt::Display for QueryError {
         match self {
             QueryError::UnknownModel(index) => write!(formatter, "no model with index {index}"),
             QueryError::UnknownField { model, field } => {
-                write!(formatter, "model `{model}` has no column with index {field}")
+                write!(
+                    formatter,
+                    "model `{model}` has no column with index {field}"
+                )
             }
             QueryError::NotARelation { model, field } => {
                 write!(formatter, "`{model}.{field}` is not a relation")
             }
-            QueryError::CompositeKey { model } => write!(
-                formatter,
-                "model `{model}` has no single-field primary key"
-            ),
+            QueryError::CompositeKey { model } => {
+                write!(formatter, "model `{model}` has no single-field primary key")
+            }
             QueryError::BadCursor { expected, found } => write!(
                 formatter,
                 "the cursor has {found} values, expected {expected}"
             ),
             QueryError::BadFilter { field, op } => {
-                write!(formatter, "wrong number of values for filter {op:?} on `{field}`")
+                write!(
+                    formatter,
+                    "wrong number of values for filter {op:?} on `{field}`"
+                )
             }
         }
     }

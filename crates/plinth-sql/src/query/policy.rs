@@ -33,7 +33,7 @@ use plinth_model::{
     PolicyExpr, Quantifier, RelationKind, ScalarType, Schema, Value,
 };
 
-use super::builder::SqlWriter;
+use super::builder::{drop_unused_tail, SqlWriter};
 use super::{Caller, SqlValue};
 use crate::literals::{is_numeric_literal, string_literal};
 use crate::Dialect;
@@ -200,6 +200,12 @@ pub(crate) struct PolicyCompiler<'context> {
     row_alias: String,
     row_model: ModelId,
     future: FutureValues,
+    /// For create rules checked before the insert: the row does not exist yet, so `this` reads
+    /// the values being inserted (a column left out reads its literal `@default`, else NULL).
+    new_row: Option<FutureValues>,
+    /// For create rules checked after the insert: the new row (model, key field, key SQL),
+    /// left out of every subquery over its table so it cannot vouch for itself.
+    excluded_row: Option<(ModelId, usize, String)>,
     /// Whether the expression being compiled sits under an even number of NOTs (and only
     /// AND/OR) up to a WHERE or CASE WHEN. There NULL rejects a row exactly like FALSE, so the
     /// `COALESCE(…, FALSE)` guards are left out and indexes stay usable.
@@ -223,8 +229,54 @@ impl<'context> PolicyCompiler<'context> {
             row_alias: alias.to_string(),
             row_model: model,
             future: FutureValues::default(),
+            new_row: None,
+            excluded_row: None,
             positive: true,
         }
+    }
+
+    /// For create rules checked on the inserted row: subqueries do not see it (the database as
+    /// it was before the insert), while `this` is the row.
+    pub fn excluding_row(mut self, key_field: usize, key_sql: String) -> PolicyCompiler<'context> {
+        self.excluded_row = Some((self.row_model, key_field, key_sql));
+        self
+    }
+
+    /// `alias.key <> new key` when `model` is the table of the excluded row.
+    fn exclusion(&self, model: &Model, alias: &str) -> Option<String> {
+        let (excluded_model, key, key_sql) = self.excluded_row.as_ref()?;
+        if *excluded_model != model.id {
+            return None;
+        }
+        let field = model.fields.get(*key)?;
+        Some(format!("{} <> {key_sql}", self.writer.column(alias, field)))
+    }
+
+    /// For create rules: `this` is the row about to be inserted, given by `values`.
+    pub fn for_new_row(mut self, values: FutureValues) -> PolicyCompiler<'context> {
+        self.new_row = Some(values);
+        self
+    }
+
+    /// A column of the row about to be inserted.
+    fn new_row_column(&self, column: usize) -> Option<String> {
+        let values = self.new_row.as_ref()?;
+        if let Some((_, sql)) = values.values.iter().find(|(field, _)| *field == column) {
+            return Some(sql.clone());
+        }
+        let field = self
+            .schema
+            .models
+            .get(self.row_model.0)?
+            .fields
+            .get(column)?;
+        Some(match &field.default {
+            Some(plinth_model::DefaultValue::Value(value)) => match self.literal(value) {
+                Operand::Scalar { sql, .. } => sql,
+                _ => "NULL".to_string(),
+            },
+            _ => "NULL".to_string(),
+        })
     }
 
     /// `sql` (which may be NULL) as a two-valued predicate where that matters.
@@ -283,10 +335,17 @@ impl<'context> PolicyCompiler<'context> {
         let mut allows = Vec::new();
         let mut denies = Vec::new();
         for rule in rules {
-            let compiled = self.predicate(&rule.condition);
             match rule.effect {
-                Effect::Allow => allows.push(compiled),
-                Effect::Deny => denies.push(compiled),
+                Effect::Allow => allows.push(self.predicate(&rule.condition)),
+                // Deny rules end up under NOT: compiled so that NULL reads as FALSE.
+                Effect::Deny => {
+                    let positive = !self.positive;
+                    denies.push(
+                        self.with_polarity(positive, |compiler| {
+                            compiler.predicate(&rule.condition)
+                        }),
+                    );
+                }
             }
         }
         let allowed = if allows.is_empty() && allow_by_default {
@@ -511,6 +570,7 @@ impl<'context> PolicyCompiler<'context> {
                 self.writer.column(&alias, target_field)
             ));
         }
+        conditions.extend(self.exclusion(target, &alias));
         Some(format!(
             "(SELECT {} FROM {} AS {alias} WHERE {})",
             self.writer.column(&alias, target_column),
@@ -522,6 +582,10 @@ impl<'context> PolicyCompiler<'context> {
     fn root_column(&mut self, root: PathRoot, column: usize) -> Option<String> {
         let schema = self.schema;
         match root {
+            PathRoot::Scope if self.new_row.is_some() && self.scope_alias == self.row_alias => {
+                self.new_row_column(column)
+            }
+            PathRoot::Future if self.new_row.is_some() => self.new_row_column(column),
             PathRoot::Scope => {
                 let field = schema.models.get(self.scope_model.0)?.fields.get(column)?;
                 Some(self.writer.column(&self.scope_alias, field))
@@ -549,8 +613,12 @@ impl<'context> PolicyCompiler<'context> {
                 }
                 let field = auth.fields.get(column)?;
                 let alias = self.writer.fresh_alias();
+                let exclusion = self
+                    .exclusion(auth, &alias)
+                    .map(|condition| format!(" AND {condition}"))
+                    .unwrap_or_default();
                 Some(format!(
-                    "(SELECT {} FROM {} AS {alias} WHERE {} = {id})",
+                    "(SELECT {} FROM {} AS {alias} WHERE {} = {id}{exclusion})",
                     self.writer.column(&alias, field),
                     self.writer.table(auth),
                     self.writer.column(&alias, key_field),
@@ -614,8 +682,26 @@ impl<'context> PolicyCompiler<'context> {
                 let pairs: Vec<(String, String)> = left_keys.into_iter().zip(right_keys).collect();
                 self.equality(&pairs, strict, negate)
             }
-            (Row { keys, from_auth, .. }, Scalar { sql, from_auth: other_auth, .. })
-            | (Scalar { sql, from_auth: other_auth, .. }, Row { keys, from_auth, .. }) => {
+            (
+                Row {
+                    keys, from_auth, ..
+                },
+                Scalar {
+                    sql,
+                    from_auth: other_auth,
+                    ..
+                },
+            )
+            | (
+                Scalar {
+                    sql,
+                    from_auth: other_auth,
+                    ..
+                },
+                Row {
+                    keys, from_auth, ..
+                },
+            ) => {
                 // A row compared with a value: its (single) key.
                 match (equality, keys.as_slice()) {
                     (true, [key]) => {
@@ -638,6 +724,19 @@ impl<'context> PolicyCompiler<'context> {
                     is_literal: right_literal,
                 },
             ) => {
+                // Two string literals (enum values, say, with a default filled in): known now.
+                if equality
+                    && left_literal
+                    && right_literal
+                    && left_sql.starts_with('\'')
+                    && right_sql.starts_with('\'')
+                {
+                    return flip(if left_sql == right_sql {
+                        Pred::True
+                    } else {
+                        Pred::False
+                    });
+                }
                 if equality {
                     let strict = left_auth || right_auth;
                     // Against a literal the null-safe and plain forms agree on `==`; keep it
@@ -704,7 +803,9 @@ impl<'context> PolicyCompiler<'context> {
     fn contained(&mut self, left: Operand, right: Operand) -> Pred {
         let left_sql = match left {
             Operand::Scalar { sql, .. } => sql,
-            Operand::Row { keys, .. } if keys.len() == 1 => keys.into_iter().next().unwrap_or_default(),
+            Operand::Row { keys, .. } if keys.len() == 1 => {
+                keys.into_iter().next().unwrap_or_default()
+            }
             _ => return Pred::False,
         };
         match right {
@@ -776,8 +877,7 @@ impl<'context> PolicyCompiler<'context> {
                 } else {
                     ("B", "A")
                 };
-                let Some(owner_value) = self.column_at(collection.root, prefix, owner_key.0)
-                else {
+                let Some(owner_value) = self.column_at(collection.root, prefix, owner_key.0) else {
                     return empty_collection(quantifier);
                 };
                 let join = self.writer.fresh_alias();
@@ -824,6 +924,7 @@ impl<'context> PolicyCompiler<'context> {
             }
         }
 
+        membership.extend(self.exclusion(target, &element));
         let saved = (
             std::mem::replace(&mut self.scope_alias, element),
             std::mem::replace(&mut self.scope_model, target.id),
@@ -887,13 +988,16 @@ pub fn policy_predicate(
 ) -> String {
     let mut writer = SqlWriter::with_params(dialect, std::mem::take(params));
     writer.reserve_alias(alias);
+    let first_new = writer.params.len() + 1;
     let predicate = if schema.models.get(model.0).is_some() {
         PolicyCompiler::new(schema, caller, &mut writer, alias, model).model_rules(operation)
     } else {
         Pred::False
     };
+    let sql = predicate.render();
     *params = writer.params;
-    predicate.render()
+    drop_unused_tail(dialect, &sql, params, first_new);
+    sql
 }
 
 /// The field-level rules (`@allow` / `@deny` on a field) for `operation` on the row `alias`:
@@ -909,6 +1013,7 @@ pub fn field_policy_predicate(
 ) -> String {
     let mut writer = SqlWriter::with_params(dialect, std::mem::take(params));
     writer.reserve_alias(alias);
+    let first_new = writer.params.len() + 1;
     let predicate = match schema
         .models
         .get(field.model.0)
@@ -918,8 +1023,10 @@ pub fn field_policy_predicate(
             .field_rules(found, operation),
         None => Pred::False,
     };
+    let sql = predicate.render();
     *params = writer.params;
-    predicate.render()
+    drop_unused_tail(dialect, &sql, params, first_new);
+    sql
 }
 
 #[cfg(test)]
@@ -938,9 +1045,16 @@ mod tests {
         let b = Pred::Sql("b".to_string());
         let c = Pred::Sql("c OR d".to_string());
         assert_eq!(
-            a.clone().and(b.clone()).and(a.clone().or(b.clone())).and(c).render(),
+            a.clone()
+                .and(b.clone())
+                .and(a.clone().or(b.clone()))
+                .and(c)
+                .render(),
             "a AND b AND (a OR b) AND (c OR d)"
         );
-        assert_eq!(Pred::Sql("f(a OR b)".to_string()).and(a).render(), "f(a OR b) AND a");
+        assert_eq!(
+            Pred::Sql("f(a OR b)".to_string()).and(a).render(),
+            "f(a OR b) AND a"
+        );
     }
 }

@@ -7,8 +7,7 @@ use super::builder::{column_field, model_of, single_key, SqlWriter};
 use super::policy::{PolicyCompiler, Pred};
 use super::projection::{readable_columns, select_expression, select_fields};
 use super::{
-    Caller, FilterClause, FilterOp, ListQuery, Projection, QueryError, SortKey, SqlValue,
-    Statement,
+    Caller, FilterClause, FilterOp, ListQuery, Projection, QueryError, SortKey, SqlValue, Statement,
 };
 use crate::Dialect;
 
@@ -62,8 +61,10 @@ pub fn select_list(
 
     let mut writer = SqlWriter::new(dialect);
     let (columns, projection) = select_fields(schema, model, &wanted, caller, &mut writer, ROW);
-    let mut conditions =
-        vec![PolicyCompiler::new(schema, caller, &mut writer, ROW, model.id).model_rules(Operation::Read)];
+    let mut conditions = vec![
+        PolicyCompiler::new(schema, caller, &mut writer, ROW, model.id)
+            .model_rules(Operation::Read),
+    ];
     for filter in &query.filters {
         conditions.push(filter_condition(schema, model, filter, &mut writer)?);
     }
@@ -83,13 +84,7 @@ pub fn select_list(
         order.join(", "),
         u64::from(query.limit) + 1
     );
-    Ok((
-        Statement {
-            sql,
-            params: writer.params,
-        },
-        projection,
-    ))
+    Ok((writer.finish(sql), projection))
 }
 
 /// One row by primary key, if the caller may perform `operation` on it (normally
@@ -119,19 +114,17 @@ pub fn select_by_id(
         writer.table(model),
         condition.render()
     );
-    Ok((
-        Statement {
-            sql,
-            params: writer.params,
-        },
-        projection,
-    ))
+    Ok((writer.finish(sql), projection))
 }
 
 /// `SELECT 1 FROM "Model" AS t0 WHERE <pk = id> AND <rules for operation>`: a row comes back
-/// when the row exists and satisfies the operation's model-level rules. Run it after an INSERT,
-/// in the same transaction, to check `create` rules (roll back when no row comes back); for
-/// `Operation::Update` `future()` reads the current row.
+/// when the row exists and satisfies the operation's model-level rules; for `Operation::Update`
+/// `future()` reads the current row. For `Operation::Create`, run it right after the INSERT in
+/// the same transaction (roll back when no row comes back): `this` is the new row, and every
+/// subquery over the same table leaves the new row out (`tN.id <> $1`), so the rules see the
+/// database as it was before the insert and a new row cannot vouch for itself (`@@allow('create',
+/// org.memberships?[user == auth() && role == ADMIN])` on `Membership`).
+/// [`super::insert_checked`] does the same in one statement.
 pub fn check_policy_on_row(
     schema: &Schema,
     model: ModelId,
@@ -143,16 +136,22 @@ pub fn check_policy_on_row(
     let model = model_of(schema, model.0)?;
     let key = single_key(model)?;
     let mut writer = SqlWriter::new(dialect);
-    let condition = by_id_and_rule(schema, model, key, id, operation, caller, &mut writer);
+    let key_field = &model.fields[key];
+    let id_sql = writer.bind_for(schema, key_field, id);
+    let by_id = Pred::Sql(format!("{} = {id_sql}", writer.column(ROW, key_field)));
+    let compiler = PolicyCompiler::new(schema, caller, &mut writer, ROW, model.id);
+    let mut compiler = if operation == Operation::Create {
+        compiler.excluding_row(key, id_sql)
+    } else {
+        compiler
+    };
+    let condition = by_id.and(compiler.model_rules(operation));
     let sql = format!(
         "SELECT 1 FROM {} AS {ROW} WHERE {}",
         writer.table(model),
         condition.render()
     );
-    Ok(Statement {
-        sql,
-        params: writer.params,
-    })
+    Ok(writer.finish(sql))
 }
 
 /// `t0.<pk> = <id> AND <rules>`: the id is always parameter 1.
@@ -218,15 +217,19 @@ enum IncludeJoin<'schema> {
 }
 
 impl<'schema> IncludePlan<'schema> {
-    fn new(schema: &'schema Schema, relation_field: FieldId) -> Result<IncludePlan<'schema>, QueryError> {
+    fn new(
+        schema: &'schema Schema,
+        relation_field: FieldId,
+    ) -> Result<IncludePlan<'schema>, QueryError> {
         let parent = model_of(schema, relation_field.model.0)?;
-        let field = parent
-            .fields
-            .get(relation_field.index)
-            .ok_or_else(|| QueryError::UnknownField {
-                model: parent.name.clone(),
-                field: relation_field.index,
-            })?;
+        let field =
+            parent
+                .fields
+                .get(relation_field.index)
+                .ok_or_else(|| QueryError::UnknownField {
+                    model: parent.name.clone(),
+                    field: relation_field.index,
+                })?;
         let not_a_relation = || QueryError::NotARelation {
             model: parent.name.clone(),
             field: field.name.clone(),
@@ -269,9 +272,10 @@ impl<'schema> IncludePlan<'schema> {
                 })
             }
             RelationKind::OneToOne | RelationKind::OneToMany => {
-                let ([foreign_key], [reference]) =
-                    (relation.fk_fields.as_slice(), relation.references.as_slice())
-                else {
+                let ([foreign_key], [reference]) = (
+                    relation.fk_fields.as_slice(),
+                    relation.references.as_slice(),
+                ) else {
                     return Err(composite(parent));
                 };
                 let (parent_field, target_field) = if relation.referencing == relation_field {
@@ -358,8 +362,8 @@ pub fn select_related(
     } else {
         Pred::Sql(format!("{parent_sql} IN ({})", keys.join(", ")))
     };
-    let rule =
-        PolicyCompiler::new(schema, caller, &mut writer, ROW, target.id).model_rules(Operation::Read);
+    let rule = PolicyCompiler::new(schema, caller, &mut writer, ROW, target.id)
+        .model_rules(Operation::Read);
     let condition = membership.and(rule).render();
     let target_key_sql = writer.column(ROW, &target.fields[target_key]);
     let sql = match limit_per_parent {
@@ -373,7 +377,9 @@ pub fn select_related(
                 .enumerate()
                 .map(|(index, column)| format!("{column} AS c{index}"))
                 .collect();
-            let outer: Vec<String> = (0..columns.len()).map(|index| format!("c{index}")).collect();
+            let outer: Vec<String> = (0..columns.len())
+                .map(|index| format!("c{index}"))
+                .collect();
             format!(
                 "SELECT {} FROM (SELECT {}, ROW_NUMBER() OVER (PARTITION BY {parent_sql} ORDER BY {target_key_sql}) AS plinth_rank, {parent_sql} AS plinth_parent, {target_key_sql} AS plinth_key FROM {from} WHERE {condition}) AS ranked WHERE plinth_rank <= {limit} ORDER BY plinth_parent, plinth_key",
                 outer.join(", "),
@@ -381,13 +387,7 @@ pub fn select_related(
             )
         }
     };
-    Ok((
-        Statement {
-            sql,
-            params: writer.params,
-        },
-        projection,
-    ))
+    Ok((writer.finish(sql), projection))
 }
 
 /// Sort keys followed by the primary key fields not already sorted on (ascending).
@@ -418,7 +418,12 @@ fn sorts_as_text(field: &Field) -> bool {
 }
 
 /// The expression a key is sorted and compared by.
-fn sort_expression(model: &Model, field: usize, dialect: Dialect, writer_quote: &dyn Fn(&Field) -> String) -> String {
+fn sort_expression(
+    model: &Model,
+    field: usize,
+    dialect: Dialect,
+    writer_quote: &dyn Fn(&Field) -> String,
+) -> String {
     let Some(field) = model.fields.get(field) else {
         return "NULL".to_string();
     };
@@ -427,7 +432,10 @@ fn sort_expression(model: &Model, field: usize, dialect: Dialect, writer_quote: 
         Dialect::Postgres if sorts_as_text(field) => {
             let plain_text = matches!(field.ty, FieldType::Scalar(_))
                 && field.native_type.as_ref().is_none_or(|native| {
-                    matches!(native.name.to_ascii_lowercase().as_str(), "text" | "varchar")
+                    matches!(
+                        native.name.to_ascii_lowercase().as_str(),
+                        "text" | "varchar"
+                    )
                 });
             if plain_text {
                 format!("{column} COLLATE \"C\"")
@@ -440,7 +448,10 @@ fn sort_expression(model: &Model, field: usize, dialect: Dialect, writer_quote: 
 }
 
 fn row_column(field: &Field) -> String {
-    format!("{ROW}.{}", crate::names::quote_ident(Dialect::Sqlite, &field.db_name))
+    format!(
+        "{ROW}.{}",
+        crate::names::quote_ident(Dialect::Sqlite, &field.db_name)
+    )
 }
 
 fn order_terms(model: &Model, key: &SortKey, dialect: Dialect) -> Vec<String> {
@@ -528,7 +539,11 @@ fn filter_condition(
             return Ok(Pred::False);
         }
         // Ordered comparisons of text use byte order, as sorting does.
-        let (left, right) = if dialect == Dialect::Postgres && sorts_as_text(field) && operator != "=" && operator != "<>" {
+        let (left, right) = if dialect == Dialect::Postgres
+            && sorts_as_text(field)
+            && operator != "="
+            && operator != "<>"
+        {
             (
                 sort_expression(model, filter.field, dialect, &row_column),
                 writer.bind(value),

@@ -27,7 +27,11 @@ fn returning_key(
         let Some(decode) = decode_for(field) else {
             continue;
         };
-        expressions.push(select_expression(dialect, field, &writer.quote(&field.db_name)));
+        expressions.push(select_expression(
+            dialect,
+            field,
+            &writer.quote(&field.db_name),
+        ));
         projection.columns.push(ResultColumn {
             field: index,
             name: field.name.clone(),
@@ -40,9 +44,8 @@ fn returning_key(
 /// `INSERT INTO "Model" (<columns>) VALUES (<values>) RETURNING <primary key>` (or `DEFAULT
 /// VALUES`). `values` are (field index, value) for every column the server sets, server-filled
 /// ones included (generated ids, `@default(auth().id)`, `@updatedAt`, hashed passwords);
-/// columns left out take their SQL default. Query it (it returns one row). Create rules are not
-/// part of it: run [`super::check_policy_on_row`] with `Operation::Create` on the returned key
-/// in the same transaction and roll back when it returns no row.
+/// columns left out take their SQL default. Query it (it returns one row). No access rule is
+/// part of it: for a caller's create use [`insert_checked`].
 pub fn insert(
     schema: &Schema,
     model: ModelId,
@@ -62,16 +65,77 @@ pub fn insert(
     let body = if columns.is_empty() {
         "DEFAULT VALUES".to_string()
     } else {
-        format!("({}) VALUES ({})", columns.join(", "), placeholders.join(", "))
+        format!(
+            "({}) VALUES ({})",
+            columns.join(", "),
+            placeholders.join(", ")
+        )
     };
     let sql = format!("INSERT INTO {} {body}{returning}", writer.table(model));
-    Ok((
-        Statement {
-            sql,
-            params: writer.params,
-        },
-        projection,
-    ))
+    Ok((writer.finish(sql), projection))
+}
+
+/// An INSERT that happens only if the caller may create the row:
+///
+/// ```sql
+/// INSERT INTO "Model" (<columns>) SELECT <values> WHERE <create rules> RETURNING <primary key>
+/// ```
+///
+/// Create rules are evaluated before the row exists, with `this` reading the values being
+/// inserted (a column left out reads its literal `@default`, otherwise NULL) and relation paths
+/// reading the database as it is — so a rule such as `org.memberships?[user == auth() && role ==
+/// ADMIN]` cannot be satisfied by the membership being created. Query it: one row back =
+/// created; none = not allowed (403). Prefer it to [`insert`] + [`super::check_policy_on_row`].
+/// `values` as for [`insert`]; with no values at all only a rule that is constant for the caller
+/// is honoured (TRUE inserts the defaults, anything else inserts nothing).
+pub fn insert_checked(
+    schema: &Schema,
+    model: ModelId,
+    values: &[(usize, SqlValue)],
+    caller: &Caller,
+    dialect: Dialect,
+) -> Result<(Statement, Projection), QueryError> {
+    let model = model_of(schema, model.0)?;
+    let mut writer = SqlWriter::new(dialect);
+    let mut columns = Vec::new();
+    let mut new_row = FutureValues::default();
+    for (index, value) in values {
+        let field = column_field(model, *index)?;
+        columns.push(writer.quote(&field.db_name));
+        let placeholder = writer.bind_for(schema, field, value.clone());
+        new_row.values.push((*index, placeholder));
+    }
+    // No alias names the new row: `this` is `new_row`.
+    let rule = PolicyCompiler::new(schema, caller, &mut writer, "", model.id)
+        .for_new_row(new_row.clone())
+        .model_rules(Operation::Create);
+    let (returning, projection) = returning_key(schema, model, dialect, &writer);
+    let sql = if columns.is_empty() {
+        match rule {
+            super::policy::Pred::True => {
+                format!(
+                    "INSERT INTO {} DEFAULT VALUES{returning}",
+                    writer.table(model)
+                )
+            }
+            // A statement that returns no row: not allowed.
+            _ => format!(
+                "SELECT {} FROM {} WHERE FALSE",
+                returning.trim_start().trim_start_matches("RETURNING "),
+                writer.table(model)
+            ),
+        }
+    } else {
+        let selected: Vec<&str> = new_row.values.iter().map(|(_, sql)| sql.as_str()).collect();
+        format!(
+            "INSERT INTO {} ({}) SELECT {} WHERE {}{returning}",
+            writer.table(model),
+            columns.join(", "),
+            selected.join(", "),
+            rule.render()
+        )
+    };
+    Ok((writer.finish(sql), projection))
 }
 
 /// ```sql
@@ -133,13 +197,7 @@ pub fn update(
         assignments.join(", "),
         condition.render()
     );
-    Ok((
-        Statement {
-            sql,
-            params: writer.params,
-        },
-        projection,
-    ))
+    Ok((writer.finish(sql), projection))
 }
 
 /// Always `None`: rules with `future()` are evaluated inside [`update`]'s WHERE clause (the new
@@ -170,14 +228,19 @@ pub fn delete(
     let model = model_of(schema, model.0)?;
     let key = single_key(model)?;
     let mut writer = SqlWriter::new(dialect);
-    let condition = by_id_and_rule(schema, model, key, id, Operation::Delete, caller, &mut writer);
+    let condition = by_id_and_rule(
+        schema,
+        model,
+        key,
+        id,
+        Operation::Delete,
+        caller,
+        &mut writer,
+    );
     let sql = format!(
         "DELETE FROM {} AS {ROW} WHERE {}",
         writer.table(model),
         condition.render()
     );
-    Ok(Statement {
-        sql,
-        params: writer.params,
-    })
+    Ok(writer.finish(sql))
 }
