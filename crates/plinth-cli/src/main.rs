@@ -12,6 +12,11 @@ use arguments::{Arguments, Command};
 use clap::Parser;
 use std::process::ExitCode;
 
+// `plinth serve` allocates many small, short-lived buffers on several threads; mimalloc handles
+// that pattern markedly better than the system allocator (measured on GET-by-id throughput).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// What a command found, independent of how it is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {

@@ -346,7 +346,7 @@ pub async fn register(state: Arc<AppState>, request: Request) -> Result<Response
         match auth.register_fields.iter().find(|(field, _)| field == name) {
             Some((_, index)) => {
                 if let Some(plan) = model_plan.field(*index) {
-                    if let Some(converted) = plan.from_json(value, &mut errors) {
+                    if let Some(converted) = plan.parse_json(value, &mut errors) {
                         values.push((*index, converted));
                     }
                 }

@@ -75,7 +75,7 @@ fn path_id(state: &AppState, plan: &ResourcePlan, request: &Request) -> Result<S
         .and_then(|index| state.model_plan(plan.model).field(index))
         .ok_or_else(|| ApiError::not_found("this resource has no item routes"))?;
     field
-        .from_text(&text)
+        .parse_text(&text)
         .map_err(|message| invalid(format!("the id `{text}` {message}")))
 }
 
@@ -427,9 +427,9 @@ fn parse_list_request(
                     FilterOperator::In => value
                         .split(',')
                         .filter(|item| !item.is_empty())
-                        .map(|item| field.from_text(item))
+                        .map(|item| field.parse_text(item))
                         .collect(),
-                    _ => field.from_text(value).map(|value| vec![value]),
+                    _ => field.parse_text(value).map(|value| vec![value]),
                 };
                 match values {
                     Ok(values) => query.filters.push(FilterClause {
@@ -681,7 +681,7 @@ fn convert_body(
             continue;
         };
         if let Some(field) = model_plan.field(index) {
-            if let Some(converted) = field.from_json(value, &mut errors) {
+            if let Some(converted) = field.parse_json(value, &mut errors) {
                 values.push((index, converted));
             }
         }

@@ -242,7 +242,7 @@ pub fn generate_ulid() -> String {
     const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|duration| duration.as_millis() as u128)
+        .map(|duration| duration.as_millis())
         .unwrap_or(0)
         & ((1u128 << 48) - 1);
     let random: u128 = rand::thread_rng().gen::<u128>() & ((1u128 << 80) - 1);

@@ -122,7 +122,7 @@ impl FieldPlan {
     }
 
     /// Converts and validates a JSON body value. Errors are pushed, named by the field.
-    pub fn from_json(&self, value: &Json, errors: &mut Vec<FieldError>) -> Option<SqlValue> {
+    pub fn parse_json(&self, value: &Json, errors: &mut Vec<FieldError>) -> Option<SqlValue> {
         if value.is_null() {
             if self.optional {
                 return Some(SqlValue::Null);
@@ -251,7 +251,7 @@ impl FieldPlan {
     }
 
     /// Parses a query-parameter or path value. `Err` holds a message for the client.
-    pub fn from_text(&self, text: &str) -> Result<SqlValue, String> {
+    pub fn parse_text(&self, text: &str) -> Result<SqlValue, String> {
         Ok(match self.wire {
             WireType::String => SqlValue::Text(text.to_string()),
             WireType::Boolean => match text {

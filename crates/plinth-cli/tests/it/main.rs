@@ -9,6 +9,7 @@ mod check;
 mod corpus;
 mod examples;
 mod format;
+mod serve_kill;
 mod tidy;
 
 use std::path::{Path, PathBuf};

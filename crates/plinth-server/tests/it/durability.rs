@@ -7,6 +7,8 @@ use crate::harness::{id_of, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 crate::scenarios!(owned "todo" =>
@@ -18,13 +20,15 @@ crate::scenarios!(owned "todo" =>
 async fn acknowledged_creates_survive_a_kill(mut server: TestServer) {
     let ada = server.register_named("ada@example.com", "Ada").await;
     let remote = server.remote();
+    let answered = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..80 {
         let remote = remote.clone();
         let token = ada.access_token.clone();
+        let answered = Arc::clone(&answered);
         tasks.spawn(async move {
             // Spread over time so the kill lands mid-burst.
-            tokio::time::sleep(Duration::from_millis((index % 20) * 5)).await;
+            tokio::time::sleep(Duration::from_millis((index % 40) * 3)).await;
             let response = remote
                 .request(Method::POST, "/api/v1/tasks")
                 .bearer_auth(token)
@@ -36,10 +40,15 @@ async fn acknowledged_creates_survive_a_kill(mut server: TestServer) {
                 return None;
             }
             let body: serde_json::Value = response.json().await.ok()?;
+            answered.fetch_add(1, Ordering::SeqCst);
             Some(id_of(&body))
         });
     }
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    // Kill once a few creates are acknowledged and the rest are still in flight.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while answered.load(Ordering::SeqCst) < 8 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     server.kill();
     let mut acknowledged = HashSet::new();
     while let Some(joined) = tasks.join_next().await {
