@@ -123,6 +123,7 @@ pub struct AuthPlan {
     pub exists_sql: String,
     /// A hash of a random password, verified against when the user is unknown.
     pub dummy_hash: String,
+    pub known_users: KnownUsers,
 }
 
 pub fn placeholder(dialect: Dialect, position: usize) -> String {
@@ -187,6 +188,7 @@ impl AuthPlan {
             login_sql,
             exists_sql,
             dummy_hash,
+            known_users: KnownUsers::default(),
         })
     }
 
@@ -236,8 +238,8 @@ pub async fn hash_password_blocking(password: String) -> Result<String, ApiError
 }
 
 /// The caller of a request: anonymous without `Authorization`, a user with a valid bearer
-/// token, and a 401 for any other `Authorization` header.
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CallerInfo, ApiError> {
+/// token for a user that still exists, and a 401 for anything else.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CallerInfo, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(CallerInfo::anonymous());
     };
@@ -255,7 +257,67 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CallerInfo,
         .id_from_subject(&subject)
         .ok_or_else(ApiError::invalid_token)?;
     state.limiters.check_user(&subject)?;
+    if !auth.known_users.is_fresh(&subject) {
+        let rows = state
+            .store
+            .query(
+                crate::sql::Statement {
+                    sql: auth.exists_sql.clone(),
+                    params: vec![id.clone()],
+                },
+                vec![Decode::Int],
+            )
+            .await?;
+        if rows.is_empty() {
+            // A token for a deleted user (or one signed for an id that never existed).
+            return Err(ApiError::invalid_token());
+        }
+        auth.known_users.remember(&subject);
+    }
     Ok(CallerInfo::user(subject, id))
+}
+
+/// Users recently seen to exist, so a token's user is looked up at most every few seconds.
+/// Deleting a user through the API forgets it at once.
+#[derive(Default)]
+pub struct KnownUsers {
+    seen: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+const KNOWN_USER_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl KnownUsers {
+    fn is_fresh(&self, subject: &str) -> bool {
+        self.seen
+            .lock()
+            .map(|seen| {
+                seen.get(subject)
+                    .is_some_and(|at| at.elapsed() < KNOWN_USER_TTL)
+            })
+            .unwrap_or(false)
+    }
+
+    fn remember(&self, subject: &str) {
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() > 100_000 {
+                seen.retain(|_, at| at.elapsed() < KNOWN_USER_TTL);
+            }
+            seen.insert(subject.to_string(), std::time::Instant::now());
+        }
+    }
+
+    pub fn forget(&self, subject: &str) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.remove(subject);
+        }
+    }
+
+    /// Drops expired entries (housekeeping).
+    pub fn shrink(&self) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.retain(|_, at| at.elapsed() < KNOWN_USER_TTL);
+        }
+    }
 }
 
 /// The token response of register, login and refresh.
@@ -628,7 +690,7 @@ async fn user_exists(state: &Arc<AppState>, id: SqlValue) -> Result<bool, ApiErr
 /// `GET /api/v1/auth/me`: the caller's row as the read policy shapes it.
 pub async fn me(state: Arc<AppState>, request: Request) -> Result<Response, ApiError> {
     let auth = auth_plan(&state)?;
-    let caller = authenticate(&state, request.headers())?;
+    let caller = authenticate(&state, request.headers()).await?;
     let Some(id) = caller.caller.user_id.clone() else {
         return Err(ApiError::authentication_required());
     };

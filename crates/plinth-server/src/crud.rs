@@ -31,12 +31,12 @@ use std::io::Write;
 use std::sync::Arc;
 
 /// The caller, refusing anonymous callers up front where no policy could let them through.
-fn caller_for(
+async fn caller_for(
     state: &AppState,
     anonymous_possible: bool,
     headers: &HeaderMap,
 ) -> Result<CallerInfo, ApiError> {
-    let caller = authenticate(state, headers)?;
+    let caller = authenticate(state, headers).await?;
     if caller.is_anonymous() && !anonymous_possible && state.auth.is_some() {
         return Err(ApiError::authentication_required());
     }
@@ -510,7 +510,7 @@ pub async fn list(
     request: Request,
 ) -> Result<Response, ApiError> {
     let plan = state.plan_for(index);
-    let caller = caller_for(&state, plan.resource.anonymous.list, request.headers())?;
+    let caller = caller_for(&state, plan.resource.anonymous.list, request.headers()).await?;
     let pairs = parse_pairs(request.uri().query())?;
     let list_request = parse_list_request(&state, plan, &pairs)?;
     let limit = list_request.query.limit as usize;
@@ -595,7 +595,7 @@ pub async fn get_item(
     request: Request,
 ) -> Result<Response, ApiError> {
     let plan = state.plan_for(index);
-    let caller = caller_for(&state, plan.resource.anonymous.get, request.headers())?;
+    let caller = caller_for(&state, plan.resource.anonymous.get, request.headers()).await?;
     let id = path_id(&state, plan, &request)?;
     let pairs = only_parameters(&request, &["fields", "include"])?;
     let mut shape = Shape {
@@ -698,6 +698,43 @@ fn convert_body(
     Ok(values)
 }
 
+/// Maps a failed write to its answer; a foreign key violation names the foreign key fields the
+/// request wrote (the databases do not say which reference failed).
+fn write_error(
+    state: &AppState,
+    model: ModelId,
+    values: &[(usize, SqlValue)],
+    error: crate::store::StoreError,
+) -> ApiError {
+    let crate::store::StoreError::ForeignKey(detail) = error else {
+        return error.into_api_error(false);
+    };
+    tracing::debug!(%detail, "foreign key violation");
+    let schema_model = state.schema.model(model);
+    let mut errors = Vec::new();
+    for relation in &state.schema.relations {
+        if relation.referencing.model != model {
+            continue;
+        }
+        for &index in &relation.fk_fields {
+            let written = values
+                .iter()
+                .any(|(field, value)| *field == index && *value != SqlValue::Null);
+            if written {
+                errors.push(FieldError::new(
+                    &schema_model.fields[index].name,
+                    "invalid_reference",
+                    "refers to a row that does not exist",
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        return crate::store::StoreError::ForeignKey(detail).into_api_error(false);
+    }
+    ApiError::validation(errors)
+}
+
 /// The id as it appears in a URL path.
 fn id_path_segment(id: &SqlValue) -> String {
     let text = crate::auth::subject_of(id);
@@ -758,7 +795,7 @@ pub async fn create(
     request: Request,
 ) -> Result<Response, ApiError> {
     let plan = state.plan_for(index);
-    let caller = caller_for(&state, plan.resource.anonymous.create, request.headers())?;
+    let caller = caller_for(&state, plan.resource.anonymous.create, request.headers()).await?;
     only_parameters(&request, &[])?;
     let idempotency_key = idempotency::key_from(request.headers())?;
     let bytes = read_json_bytes(&state, request).await?;
@@ -803,7 +840,7 @@ pub async fn create(
                 .map_err(sql::query_error)?;
             let rows = executor
                 .query_statement(&statement, &projection)
-                .map_err(|error| error.into_api_error(false))?;
+                .map_err(|error| write_error(state, plan.model, &values, error))?;
             let id = rows
                 .into_iter()
                 .next()
@@ -886,7 +923,7 @@ pub async fn update_item(
     request: Request,
 ) -> Result<Response, ApiError> {
     let plan = state.plan_for(index);
-    let caller = caller_for(&state, plan.resource.anonymous.update, request.headers())?;
+    let caller = caller_for(&state, plan.resource.anonymous.update, request.headers()).await?;
     let id = path_id(&state, plan, &request)?;
     only_parameters(&request, &[])?;
     let expected = if_match(request.headers());
@@ -931,7 +968,7 @@ pub async fn update_item(
             .map_err(sql::query_error)?;
             let changed = executor
                 .query_statement(&statement, &returning)
-                .map_err(|error| error.into_api_error(false))?;
+                .map_err(|error| write_error(state, plan.model, &values, error))?;
             if changed.is_empty() {
                 return Err(refusal(state, &caller, Operation::Update));
             }
@@ -962,10 +999,16 @@ pub async fn delete_item(
     request: Request,
 ) -> Result<Response, ApiError> {
     let plan = state.plan_for(index);
-    let caller = caller_for(&state, plan.resource.anonymous.delete, request.headers())?;
+    let caller = caller_for(&state, plan.resource.anonymous.delete, request.headers()).await?;
     let id = path_id(&state, plan, &request)?;
     only_parameters(&request, &[])?;
     let expected = if_match(request.headers());
+    let deleted_user = state
+        .auth
+        .as_ref()
+        .filter(|auth| auth.model == plan.model)
+        .map(|_| crate::auth::subject_of(&id));
+    let revoke_for = deleted_user.clone();
     let writer_state = Arc::clone(&state);
     state
         .store
@@ -999,8 +1042,19 @@ pub async fn delete_item(
             if deleted == 0 {
                 return Err(refusal(state, &caller, Operation::Delete));
             }
+            if let Some(subject) = revoke_for {
+                // A deleted user's sessions end with it.
+                let sql = format!(
+                    "DELETE FROM \"_plinth_refresh_tokens\" WHERE user_id = {}",
+                    crate::auth::placeholder(dialect, 1)
+                );
+                executor.execute(&sql, &[SqlValue::Text(subject)])?;
+            }
             Ok(())
         })
         .await?;
+    if let (Some(subject), Some(auth)) = (deleted_user, &state.auth) {
+        auth.known_users.forget(&subject);
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -338,6 +338,9 @@ fn spawn_housekeeping(state: std::sync::Weak<AppState>) {
                 return;
             };
             state.limiters.shrink();
+            if let Some(auth) = &state.auth {
+                auth.known_users.shrink();
+            }
             if let Some(handle) = &state.metrics {
                 handle.run_upkeep();
             }

@@ -54,11 +54,14 @@ pub async fn docs(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// `plinth_docs::api_reference` as one HTML page. Raw HTML in the Markdown (from `///` doc
-/// comments in the schema) is shown as text, never interpreted.
+/// comments in the schema) is shown as text, never interpreted — except a bare `<br>`, which
+/// the reference uses to put several rules in one table cell (Markdown has no other way) and
+/// which becomes a line break.
 pub fn docs_page(schema: &plinth_model::Schema) -> String {
     use pulldown_cmark::{Event, Options, Parser};
     let markdown = plinth_docs::api_reference(schema);
     let parser = Parser::new_ext(&markdown, Options::ENABLE_TABLES).map(|event| match event {
+        Event::InlineHtml(text) if is_line_break_tag(&text) => Event::HardBreak,
         Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
         other => other,
     });
@@ -70,6 +73,12 @@ pub fn docs_page(schema: &plinth_model::Schema) -> String {
          <title>API reference</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n\
          <p class=\"links\"><a href=\"/openapi.json\">OpenAPI document</a></p>\n{content}</body>\n</html>\n"
     )
+}
+
+/// `<br>`, `<br/>` or `<br />`, in any case: a fixed tag with no attributes, safe to honour.
+fn is_line_break_tag(html: &str) -> bool {
+    let tag = html.trim().to_ascii_lowercase();
+    matches!(tag.as_str(), "<br>" | "<br/>" | "<br />")
 }
 
 const STYLE: &str = "body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; }\n\

@@ -161,6 +161,13 @@ impl FieldPlan {
         };
         let converted = match self.wire {
             WireType::String => match value.as_str() {
+                // PostgreSQL cannot store NUL in text; refused on both databases alike.
+                Some(text) if text.contains('\0') => {
+                    return fail(
+                        "invalid_characters",
+                        "must not contain NUL characters".into(),
+                    )
+                }
                 Some(text) => SqlValue::Text(text.to_string()),
                 None => return fail("invalid_type", "must be a string".into()),
             },
@@ -253,6 +260,9 @@ impl FieldPlan {
     /// Parses a query-parameter or path value. `Err` holds a message for the client.
     pub fn parse_text(&self, text: &str) -> Result<SqlValue, String> {
         Ok(match self.wire {
+            WireType::String if text.contains('\0') => {
+                return Err("must not contain NUL characters".into())
+            }
             WireType::String => SqlValue::Text(text.to_string()),
             WireType::Boolean => match text {
                 "true" => SqlValue::Bool(true),

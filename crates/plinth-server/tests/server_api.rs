@@ -816,3 +816,47 @@ async fn a_real_socket_serves_and_shuts_down() {
     server.shutdown().await.unwrap();
     assert!(tokio::net::TcpStream::connect(address).await.is_err());
 }
+
+#[tokio::test]
+async fn auth_routes_are_rate_limited_with_retry_after() {
+    let config = ServeConfig {
+        rate_limit_auth_per_ip: Some(plinth_server::RateLimit {
+            requests: 2,
+            period: std::time::Duration::from_secs(60),
+        }),
+        ..ServeConfig::default()
+    };
+    let app = app(Database::Sqlite, "rate", config).await.unwrap();
+    let login = json!({"email": "nobody@example.com", "password": "x"});
+    for _ in 0..2 {
+        let answer = send(
+            &app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(login.clone()),
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = send(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(login),
+        &[],
+    )
+    .await;
+    assert_problem(&limited, 429, "rate_limited");
+    let retry_after: u64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // Other routes still answer.
+    let health = send(&app, Method::GET, "/healthz", None, None, &[]).await;
+    assert_eq!(health.status, StatusCode::OK);
+}

@@ -9,6 +9,7 @@
 pub mod harness;
 
 mod auth;
+mod browser;
 mod concurrency;
 mod crud;
 mod durability;
