@@ -5,7 +5,10 @@
 //!
 //! Decisions recorded here (and repeated in the generated docs):
 //! - A model is a resource when it has at least one `@@allow` rule. An operation exists when some
-//!   `@@allow` rule names it (`read` gives list, get and the event stream).
+//!   `@@allow` rule names it (`read` gives list and get).
+//! - Realtime event streams (`GET /api/v1/<name>/events`) are not served yet, so they are not part
+//!   of the API: nothing may promise them. Until they are, `/events` is just an `{id}` that does
+//!   not exist (404) or does not parse (400 `invalid_id`).
 //! - Item routes (`/{id}`) need a single-field primary key. Models with a composite `@@id` are
 //!   still listed and created, but have no item routes: [`Resource::item_path`] is `None`.
 //! - Fields with `@default(auth().…)` are filled by the server from the caller and are not
@@ -44,6 +47,87 @@ pub const READY_PATH: &str = "/readyz";
 pub const METRICS_PATH: &str = "/metrics";
 pub const OPENAPI_PATH: &str = "/openapi.json";
 pub const DOCS_PATH: &str = "/docs";
+
+/// `Idempotency-Key` values: 1 to this many visible ASCII characters (`!` to `~`).
+pub const IDEMPOTENCY_KEY_MAX_LENGTH: usize = 255;
+/// `If-Match` values: 1 to this many printable ASCII characters (an entity-tag list such as
+/// `"a", W/"b"` has spaces inside), starting and ending with a visible one.
+pub const IF_MATCH_MAX_LENGTH: usize = 1024;
+
+/// Every `next_cursor` starts with this (a version tag), followed by base64url text.
+pub const CURSOR_PREFIX: &str = "c1.";
+
+/// Whether `text` has the documented shape of a cursor: [`CURSOR_PREFIX`] and at least one
+/// base64url character (no padding). Anything else is a 400; a cursor of this shape that the
+/// list did not hand out for the same `sort` is a 422 `invalid_cursor`.
+pub fn is_cursor_shaped(text: &str) -> bool {
+    text.strip_prefix(CURSOR_PREFIX).is_some_and(|body| {
+        !body.is_empty()
+            && body
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    })
+}
+
+/// Whether `text` is a valid `Idempotency-Key`: the server refuses anything else with 400
+/// `invalid_idempotency_key`, and the OpenAPI document states the same constraint.
+pub fn is_valid_idempotency_key(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= IDEMPOTENCY_KEY_MAX_LENGTH
+        && text.bytes().all(|byte| byte.is_ascii_graphic())
+}
+
+/// Whether `text` is a well-formed `If-Match` value as far as the server checks it (400
+/// `invalid_if_match` otherwise; a well-formed value that names another version is 412).
+pub fn is_valid_if_match(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            text.len() <= IF_MATCH_MAX_LENGTH
+                && first.is_ascii_graphic()
+                && last.is_ascii_graphic()
+                && bytes
+                    .iter()
+                    .all(|byte| byte.is_ascii_graphic() || *byte == b' ')
+        }
+        _ => false,
+    }
+}
+
+/// Whether the field holds a UUID (`@default(uuid())` or `@db.Uuid`): its values are then
+/// checked as canonical UUID text (`8-4-4-4-12` hex digits) wherever they arrive, and the
+/// OpenAPI document says `format: uuid`.
+pub fn is_uuid_field(field: &Field) -> bool {
+    field.ty == FieldType::Scalar(ScalarType::String)
+        && (matches!(field.default, Some(DefaultValue::Uuid { .. }))
+            || field
+                .native_type
+                .as_ref()
+                .is_some_and(|native| native.name.eq_ignore_ascii_case("uuid")))
+}
+
+/// Canonical UUID text: 36 characters, hyphens at 8, 13, 18 and 23, hex digits elsewhere (any
+/// case), which is what JSON Schema's `format: uuid` accepts.
+pub fn is_uuid_text(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(position, byte)| {
+            if matches!(position, 8 | 13 | 18 | 23) {
+                byte == b'-'
+            } else {
+                byte.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// Whether a field-level rule governs reading the field: its value is then `null` for callers
+/// the rule refuses, so the read schema says it may be null, and filters and sorting on it see
+/// only the rows where the caller may read it.
+pub fn has_field_read_rule(field: &Field) -> bool {
+    field
+        .policies
+        .iter()
+        .any(|policy| policy.operations.contains(Operation::Read))
+}
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
@@ -91,13 +175,11 @@ pub struct Endpoints {
     pub update: bool,
     /// `DELETE /api/v1/<name>/{id}`.
     pub delete: bool,
-    /// `GET /api/v1/<name>/events` (Server-Sent Events).
-    pub events: bool,
 }
 
 impl Endpoints {
     pub fn any(self) -> bool {
-        self.list || self.get || self.create || self.update || self.delete || self.events
+        self.list || self.get || self.create || self.update || self.delete
     }
 }
 
@@ -113,8 +195,6 @@ pub struct Resource {
     pub path: String,
     /// `/api/v1/order-items/{id}`; `None` when the model has no single-field primary key.
     pub item_path: Option<String>,
-    /// `/api/v1/order-items/events`; `None` when nothing may be read.
-    pub events_path: Option<String>,
     /// The primary key fields (one or more).
     pub id_fields: Vec<usize>,
     /// The field `{id}` stands for, when the key is a single field.
@@ -454,7 +534,6 @@ pub fn api(schema: &Schema) -> Api {
             create: allowed_at_all(model, Operation::Create),
             update: allowed_at_all(model, Operation::Update) && has_item,
             delete: allowed_at_all(model, Operation::Delete) && has_item,
-            events: can_read,
         };
         let anonymous_read = anonymous_may_perform(&model.policies, Operation::Read);
         let anonymous = Endpoints {
@@ -463,7 +542,6 @@ pub fn api(schema: &Schema) -> Api {
             create: endpoints.create && anonymous_may_perform(&model.policies, Operation::Create),
             update: endpoints.update && anonymous_may_perform(&model.policies, Operation::Update),
             delete: endpoints.delete && anonymous_may_perform(&model.policies, Operation::Delete),
-            events: endpoints.events && anonymous_read,
         };
 
         let readable_fields = readable_fields(model);
@@ -534,7 +612,6 @@ pub fn api(schema: &Schema) -> Api {
         resources.push(Resource {
             model: model.id,
             model_name: model.name.clone(),
-            events_path: endpoints.events.then(|| format!("{path}/events")),
             name,
             path,
             item_path,

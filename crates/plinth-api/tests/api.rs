@@ -235,3 +235,79 @@ model Note {
     assert!(api.auth.is_none());
     assert!(api.resources[0].anonymous.delete);
 }
+
+#[test]
+fn header_and_value_shapes() {
+    use plinth_api::{
+        is_cursor_shaped, is_uuid_text, is_valid_idempotency_key, is_valid_if_match,
+        IDEMPOTENCY_KEY_MAX_LENGTH, IF_MATCH_MAX_LENGTH,
+    };
+    assert!(is_valid_idempotency_key("order-1:retry"));
+    assert!(is_valid_idempotency_key(
+        &"k".repeat(IDEMPOTENCY_KEY_MAX_LENGTH)
+    ));
+    for bad in [
+        "",
+        "a b",
+        "tab\there",
+        "é",
+        &"k".repeat(IDEMPOTENCY_KEY_MAX_LENGTH + 1),
+    ] {
+        assert!(!is_valid_idempotency_key(bad), "{bad:?}");
+    }
+    assert!(is_valid_if_match("*"));
+    assert!(is_valid_if_match("\"a\", W/\"b\""));
+    for bad in [
+        "",
+        " \"a\"",
+        "\"a\" ",
+        "\"a\"\t",
+        &"x".repeat(IF_MATCH_MAX_LENGTH + 1),
+    ] {
+        assert!(!is_valid_if_match(bad), "{bad:?}");
+    }
+    assert!(is_uuid_text("0f8fad5b-d9cb-469f-a165-70867728950e"));
+    assert!(is_uuid_text("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+    for bad in [
+        "",
+        "0f8fad5bd9cb469fa16570867728950e",
+        "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+        "0f8fad5b-d9cb-469f-a165-70867728950g",
+        "0f8fad5b-d9cb-469f-a165-70867728950",
+    ] {
+        assert!(!is_uuid_text(bad), "{bad:?}");
+    }
+    assert!(is_cursor_shaped("c1.eyJzIjoiIn0"));
+    for bad in ["", "c1.", "c1.a=", "c1.a b", "c2.abc", "eyJzIjoiIn0", "0"] {
+        assert!(!is_cursor_shaped(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn field_read_rules_and_uuid_fields_are_recognised() {
+    let schema = compile(
+        r#"
+model User {
+  id    String @id @default(uuid())
+  other String @db.Uuid
+  plain String
+  email String @allow("read", auth() == this)
+  @@auth
+  @@allow("all", true)
+}
+"#,
+    );
+    let model = &schema.models[0];
+    let field = |name: &str| {
+        model
+            .fields
+            .iter()
+            .find(|field| field.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert!(plinth_api::is_uuid_field(field("id")));
+    assert!(plinth_api::is_uuid_field(field("other")));
+    assert!(!plinth_api::is_uuid_field(field("plain")));
+    assert!(plinth_api::has_field_read_rule(field("email")));
+    assert!(!plinth_api::has_field_read_rule(field("plain")));
+}

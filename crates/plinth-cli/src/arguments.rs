@@ -36,6 +36,74 @@ pub enum Command {
     /// terminal; level from PLINTH_LOG). Exits 1 when the schema has errors or the database
     /// holds a different schema, 2 when the server cannot start.
     Serve(ServeOptions),
+    /// Evolve a database with the schema: write migrations, apply, roll back, show status.
+    ///
+    /// Migrations live in `<version>_<name>/` folders (`0001_init/`) holding up.sql, down.sql,
+    /// the schema snapshot they lead to, and migration.json. Exits 1 on findings (a destructive
+    /// change without --allow-destructive, drift), 2 when the command cannot run.
+    Migrate(MigrateOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateOptions {
+    #[command(subcommand)]
+    pub command: MigrateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Compare the schema with the last migration's snapshot and write the next migration.
+    Diff(MigrateDiffOptions),
+    /// Apply pending migrations in order: `up [N] SCHEMA` applies the next N (default all).
+    Up(MigrateRunOptions),
+    /// Roll back applied migrations, newest first: `down [N] SCHEMA` (default 1).
+    Down(MigrateRunOptions),
+    /// Show applied and pending migrations and drift (edited migrations, hand-made changes).
+    Status(MigrateRunOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateDiffOptions {
+    /// The schema file.
+    pub file: PathBuf,
+    /// The migrations folder. Default: `migrations` beside the schema.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The migration's name (`add_posts`). Default: `init` for the first, `change` after.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A rename the planner must not guess, `Old=New` for a model or
+    /// `Model.old=Model.new` for a field (repeatable).
+    #[arg(long = "rename", value_name = "OLD=NEW")]
+    pub renames: Vec<String>,
+    /// Write a migration even though it drops tables or columns or narrows types.
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// The SQL dialect(s) to write. Default: the schema's datasource provider.
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectChoice>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DialectChoice {
+    Sqlite,
+    Postgres,
+    /// Both, in `sqlite/` and `postgres/` sub-folders.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateRunOptions {
+    /// `[N] SCHEMA`: how many migrations (up: default all; down: default 1), then the schema file.
+    #[arg(num_args = 1..=2, required = true, value_name = "[N] SCHEMA")]
+    pub arguments: Vec<String>,
+    /// Database URL, as for `plinth serve`. Default: PLINTH_DB, else `<schema name>.db` beside
+    /// the schema.
+    #[arg(long, value_name = "URL", env = "PLINTH_DB")]
+    pub db: Option<String>,
+    /// The migrations folder. Default: `migrations` beside the schema.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

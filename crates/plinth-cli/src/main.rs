@@ -6,6 +6,7 @@ mod build;
 mod check;
 mod format;
 mod input;
+mod migrate;
 mod serve;
 
 use arguments::{Arguments, Command};
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Fmt(options) => format::run(&options),
         Command::Build(options) => build::run(&options),
         Command::Serve(options) => serve::run(&options),
+        Command::Migrate(options) => migrate::run(&options),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

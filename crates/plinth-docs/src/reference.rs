@@ -147,30 +147,40 @@ plus `code`, `errors` (one entry per invalid field) and `trace_id`.
 
   | Status | Meaning |
   |---|---|
-  | 400 | malformed request (bad JSON, unknown query parameter or value) |
+  | 400 | malformed request: bad JSON, an unknown query parameter, a value, `{id}` (`invalid_id`) or header that does not parse |
   | 401 | no token where one is required, or a bad or expired token |
   | 403 | the caller is known but the access rules do not allow the action |
   | 404 | no such row, or the read rules hide it |
-  | 409 | unique constraint or reference conflict |
+  | 409 | unique constraint conflict, a row still referenced, or the same `Idempotency-Key` still in progress |
   | 412 | `If-Match` does not match the row's current ETag |
-  | 422 | validation failed, including unknown fields in a body |
+  | 413 | the body is too large |
+  | 415 | the body is not sent as `Content-Type: application/json` |
+  | 422 | validation failed (unknown fields in a body, a reference to a missing row), an `Idempotency-Key` reused with another body, or a `cursor` this list did not hand out for this `sort` |
   | 429 | rate limited; wait `Retry-After` seconds |
+  | 503 | the database does not answer, or the request took longer than the server's timeout |
 
 - **Pagination.** Lists answer `{\"data\": [...], \"next_cursor\": \"…\" | null}`. Pass \
-`next_cursor` back as `cursor`; `limit` sets the page size.
+`next_cursor` back as `cursor`, unchanged and with the same `sort`; `limit` sets the page size.
 - **Filtering.** `field=value` tests equality; `field[op]=value` applies an operator \
 (`ne`, `lt`, `lte`, `gt`, `gte`, `in` with comma-separated values, `contains`, `startsWith`, \
 `isNull=true|false`). Each resource lists what it accepts.
 - **Sorting.** `sort=field,-other` (a leading `-` sorts descending).
 - **Includes and field selection.** `include=relation` embeds related rows; `fields=a,b` returns \
-only those fields (the primary key is always returned).
+only those fields (the primary key is always returned). Each takes at least one name; an empty \
+value is a 400.
+- **Field rules.** A field with a field-level read rule is `null` for callers the rule does not \
+let read it, and filtering or sorting on it only sees the values the caller may read.
 - **Concurrency.** Reads return an `ETag`; send it as `If-Match` on `PATCH` and `DELETE` to fail \
-with 412 instead of overwriting someone else's change. `POST` accepts `Idempotency-Key`, so a \
-retried create does not create twice.
+with 412 instead of overwriting someone else's change (or as `If-None-Match` on `GET` for a 304 \
+while the row is unchanged). `POST` accepts `Idempotency-Key` (1 to 255 visible ASCII \
+characters), so a retried create does not create twice.
 - **Types on the wire.** `DateTime` is an RFC 3339 string, `BigInt` and `Decimal` are strings \
-(JSON numbers lose precision), `Bytes` is base64, enums are their value names.
+(JSON numbers lose precision; request bodies may still send numbers), `Int` is a 32-bit integer \
+(`5.0` counts as `5`), `Bytes` is base64, enums are their value names. Text never holds a NUL \
+character.
 - **Item routes.** `/{id}` routes exist for models with a single-field primary key; a model with \
 a composite `@@id` can be listed and created, not addressed one row at a time.
+- **Realtime.** Event streams (`GET /api/v1/<resource>/events`) are not served yet.
 ";
 
 /// The Markdown API reference of a schema. Deterministic.
@@ -417,7 +427,7 @@ fn resource_section(
     let item = resource.item_path.clone().unwrap_or_default();
     let anonymous = |flag: bool| if flag { "may succeed" } else { "no (401)" };
     let endpoints = resource.endpoints;
-    let rows: [(bool, &str, &str, String, &str, bool); 6] = [
+    let rows: [(bool, &str, &str, String, &str, bool); 5] = [
         (
             endpoints.list,
             "GET",
@@ -457,14 +467,6 @@ fn resource_section(
             "delete".into(),
             "204",
             resource.anonymous.delete,
-        ),
-        (
-            endpoints.events,
-            "GET",
-            resource.events_path.as_deref().unwrap_or_default(),
-            "stream `created`/`updated`/`deleted` events (SSE)".into(),
-            "200 `text/event-stream`",
-            resource.anonymous.events,
         ),
     ];
     for (exists, method, path, does, success, may_be_anonymous) in rows {

@@ -80,18 +80,27 @@ impl Access {
 }
 
 /// Error responses, by status: each one is `components.responses.<name>`.
-const ERROR_RESPONSES: [(&str, &str, &str); 10] = [
-    ("400", "BadRequest", "The request is malformed (bad JSON, unknown query parameter or value)"),
+const ERROR_RESPONSES: [(&str, &str, &str); 12] = [
+    ("400", "BadRequest", "The request is malformed: bad JSON, an unknown query parameter, a query value, `{id}` (`invalid_id`) or header that does not parse"),
     ("401", "Unauthorized", "No token where one is required, or the token is invalid or expired"),
     ("403", "Forbidden", "The caller is known but the access policy does not allow this"),
     ("404", "NotFound", "No such row, or the read policy hides it from the caller"),
-    ("409", "Conflict", "A unique constraint or a reference would be violated, or the Idempotency-Key was reused with another body"),
+    ("409", "Conflict", "A unique constraint would be violated, a row still referenced cannot be deleted, or a request with the same `Idempotency-Key` is still being processed"),
     ("412", "PreconditionFailed", "The `If-Match` ETag does not match the current row"),
-    ("422", "UnprocessableContent", "The body failed validation; `errors` lists each field"),
+    ("413", "ContentTooLarge", "The request body is larger than the server accepts"),
+    ("415", "UnsupportedMediaType", "The body is not sent as `Content-Type: application/json`"),
+    ("422", "UnprocessableContent", "The body failed validation (`errors` lists each field; a reference to a row that does not exist is `invalid_reference`), or the `Idempotency-Key` was already used with another body (`idempotency_key_reused`)"),
     ("429", "TooManyRequests", "Rate limit exceeded; retry after `Retry-After` seconds"),
     ("500", "InternalServerError", "Unexpected server error (no details are exposed)"),
-    ("503", "ServiceUnavailable", "The service is not ready (database unreachable or shutting down)"),
+    ("503", "ServiceUnavailable", "The service is not ready (database unreachable or shutting down) or the request took longer than the server's timeout"),
 ];
+
+/// Statuses every operation can answer: the rate limiter runs before any route, and any
+/// request can time out or meet an unreachable database.
+const ALWAYS_POSSIBLE: [&str; 3] = ["429", "500", "503"];
+
+/// Statuses of an operation that reads a JSON request body.
+const BODY_ERRORS: [&str; 4] = ["400", "413", "415", "422"];
 
 fn error_response_reference(status: &str) -> Option<Json> {
     ERROR_RESPONSES
@@ -117,7 +126,8 @@ struct OperationSpec {
     request_body: Option<Json>,
     /// Success responses, in order.
     success: Vec<(String, Json)>,
-    /// Error statuses (401 is added automatically when a token is read).
+    /// Error statuses. Added automatically: 401 when a token is read, [`ALWAYS_POSSIBLE`], and
+    /// [`BODY_ERRORS`] when there is a request body.
     errors: Vec<&'static str>,
 }
 
@@ -134,6 +144,7 @@ impl OperationSpec {
         if !self.parameters.is_empty() {
             operation.insert("parameters".into(), Json::Array(self.parameters));
         }
+        let has_body = self.request_body.is_some();
         if let Some(body) = self.request_body {
             operation.insert("requestBody".into(), body);
         }
@@ -144,6 +155,10 @@ impl OperationSpec {
         let mut errors = self.errors;
         if self.access != Access::Public && !errors.contains(&"401") {
             errors.push("401");
+        }
+        errors.extend(ALWAYS_POSSIBLE);
+        if has_body {
+            errors.extend(BODY_ERRORS);
         }
         errors.sort_unstable();
         errors.dedup();
@@ -182,7 +197,8 @@ fn alternation(names: &[&str]) -> String {
         .join("|")
 }
 
-/// A comma-separated list parameter (`form` style, not exploded).
+/// A comma-separated list parameter (`form` style, not exploded). At least one name: an empty
+/// value is a 400, as is any name not in `values`; a name given twice counts once.
 fn comma_list_parameter(name: &str, description: String, values: &[&str]) -> Json {
     json!({
         "name": name,
@@ -193,7 +209,7 @@ fn comma_list_parameter(name: &str, description: String, values: &[&str]) -> Jso
         "explode": false,
         "schema": {
             "type": "array",
-            "uniqueItems": true,
+            "minItems": 1,
             "items": { "type": "string", "enum": values }
         }
     })
@@ -297,7 +313,7 @@ impl Builder<'_> {
                         "content": { "application/json": { "schema": reference(&names.list) } }
                     }),
                 )],
-                errors: vec!["400", "429", "500"],
+                errors: vec!["400", "401", "422"],
             };
             collection.insert("get".into(), spec.into_json());
         }
@@ -330,40 +346,12 @@ impl Builder<'_> {
                         "content": { "application/json": { "schema": reference(&names.read) } }
                     }),
                 )],
-                errors: vec!["400", "403", "409", "422", "429", "500"],
+                errors: vec!["400", "401", "403", "409"],
             };
             collection.insert("post".into(), spec.into_json());
         }
         if !collection.is_empty() {
             paths.insert(resource.path.clone(), Json::Object(collection));
-        }
-
-        if let Some(events_path) = &resource.events_path {
-            let spec = OperationSpec {
-                tag: tag.clone(),
-                operation_id: format!("stream{singular}Events"),
-                summary: format!("Stream changes to {}", resource.name),
-                description: Some(
-                    "Server-Sent Events: `created`, `updated` and `deleted`, each with `data` = \
-                     the row as the subscriber may read it and an `id` usable as `Last-Event-ID` \
-                     to resume."
-                        .into(),
-                ),
-                access: Access::for_resource(self.api, resource.anonymous.events),
-                parameters: vec![parameter_reference("LastEventId")],
-                request_body: None,
-                success: vec![(
-                    "200".into(),
-                    json!({
-                        "description": "An event stream",
-                        "content": { "text/event-stream": { "schema": { "type": "string" } } }
-                    }),
-                )],
-                errors: vec!["429", "500"],
-            };
-            let mut item = Map::new();
-            item.insert("get".into(), spec.into_json());
-            paths.insert(events_path.clone(), Json::Object(item));
         }
 
         let (Some(item_path), Some(id_index)) = (&resource.item_path, resource.item_id_field)
@@ -393,6 +381,7 @@ impl Builder<'_> {
             let mut parameters = Vec::new();
             parameters.extend(self.fields_parameter(resource, model));
             parameters.extend(self.include_parameter(resource));
+            parameters.push(parameter_reference("IfNoneMatch"));
             let spec = OperationSpec {
                 tag: tag.clone(),
                 operation_id: format!("get{singular}"),
@@ -405,8 +394,17 @@ impl Builder<'_> {
                 access: Access::for_resource(self.api, resource.anonymous.get),
                 parameters,
                 request_body: None,
-                success: vec![("200".into(), read_response("The row"))],
-                errors: vec!["400", "404", "429", "500"],
+                success: vec![
+                    ("200".into(), read_response("The row")),
+                    (
+                        "304".into(),
+                        json!({
+                            "description": "Not modified: `If-None-Match` names the current ETag (or is `*`)",
+                            "headers": { "ETag": header_reference("ETag") }
+                        }),
+                    ),
+                ],
+                errors: vec!["400", "401", "404"],
             };
             item.insert("get".into(), spec.into_json());
         }
@@ -425,7 +423,7 @@ impl Builder<'_> {
                 parameters: vec![parameter_reference("IfMatch")],
                 request_body: Some(json_body(reference(&names.update), "The fields to change")),
                 success: vec![("200".into(), read_response("The updated row"))],
-                errors: vec!["400", "403", "404", "409", "412", "422", "429", "500"],
+                errors: vec!["400", "401", "403", "404", "409", "412"],
             };
             item.insert("patch".into(), spec.into_json());
         }
@@ -443,7 +441,7 @@ impl Builder<'_> {
                 parameters: vec![parameter_reference("IfMatch")],
                 request_body: None,
                 success: vec![("204".into(), json!({ "description": "Deleted" }))],
-                errors: vec!["403", "404", "409", "412", "429", "500"],
+                errors: vec!["400", "401", "403", "404", "409", "412"],
             };
             item.insert("delete".into(), spec.into_json());
         }
@@ -464,7 +462,7 @@ impl Builder<'_> {
                     FilterOperator::In => (json!({ "type": "array", "items": value }), true),
                     FilterOperator::IsNull => (json!({ "type": "boolean" }), false),
                     FilterOperator::Contains | FilterOperator::StartsWith => {
-                        (json!({ "type": "string" }), false)
+                        (schemas::text_parameter_schema(), false)
                     }
                     _ => (value.clone(), false),
                 };
@@ -562,7 +560,7 @@ impl Builder<'_> {
                     "The new user",
                 )),
                 success: vec![("201".into(), token_response("Registered and signed in"))],
-                errors: vec!["400", "409", "422", "429", "500"],
+                errors: vec!["400", "409"],
             }),
         );
         paths.insert(
@@ -576,7 +574,7 @@ impl Builder<'_> {
                 parameters: Vec::new(),
                 request_body: Some(json_body(reference(schemas::LOGIN_REQUEST), "Credentials")),
                 success: vec![("200".into(), token_response("Signed in"))],
-                errors: vec!["400", "401", "422", "429", "500"],
+                errors: vec!["400", "401"],
             }),
         );
         paths.insert(
@@ -597,7 +595,7 @@ impl Builder<'_> {
                     "The refresh token",
                 )),
                 success: vec![("200".into(), token_response("New tokens"))],
-                errors: vec!["400", "401", "422", "429", "500"],
+                errors: vec!["400", "401"],
             }),
         );
         paths.insert(
@@ -614,7 +612,7 @@ impl Builder<'_> {
                     "The refresh token to revoke",
                 )),
                 success: vec![("204".into(), json!({ "description": "Logged out" }))],
-                errors: vec!["400", "422", "429", "500"],
+                errors: vec!["400"],
             }),
         );
         let user_reference = self
@@ -640,7 +638,7 @@ impl Builder<'_> {
                     "content": { "application/json": { "schema": user_reference } }
                 }),
             )],
-            errors: vec!["429", "500"],
+            errors: vec!["404"],
         };
         paths.insert(
             plinth_api::AUTH_ME_PATH.into(),
@@ -895,29 +893,53 @@ impl Builder<'_> {
                 "name": "cursor",
                 "in": "query",
                 "required": false,
-                "description": "`next_cursor` of the previous page",
-                "schema": { "type": "string" }
+                "description": "`next_cursor` of the previous page, sent with the same `sort`. A value of another shape is a 400; a cursor this list did not hand out for this `sort` is a 422 `invalid_cursor`",
+                "schema": {
+                    "type": "string",
+                    "minLength": plinth_api::CURSOR_PREFIX.len() + 1,
+                    "pattern": format!("^{}[A-Za-z0-9_-]+$", schemas::escape_regex(plinth_api::CURSOR_PREFIX))
+                }
             },
             "IdempotencyKey": {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": false,
-                "description": "Retrying a create with the same key returns the first answer instead of creating twice",
-                "schema": { "type": "string", "maxLength": 255 }
+                "description": format!(
+                    "Retrying a create with the same key (1 to {} visible ASCII characters) returns \
+                     the first answer instead of creating twice; the same key with another body is \
+                     a 422 `idempotency_key_reused`",
+                    plinth_api::IDEMPOTENCY_KEY_MAX_LENGTH
+                ),
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": plinth_api::IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": "^[!-~]+$"
+                }
             },
             "IfMatch": {
                 "name": "If-Match",
                 "in": "header",
                 "required": false,
-                "description": "ETag from a read; the change is refused with 412 if the row changed since",
-                "schema": { "type": "string" }
+                "description": "ETag from a read (or `*`); the change is refused with 412 if the row changed since",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": plinth_api::IF_MATCH_MAX_LENGTH,
+                    "pattern": "^[!-~](?:[ -~]*[!-~])?$"
+                }
             },
-            "LastEventId": {
-                "name": "Last-Event-ID",
+            "IfNoneMatch": {
+                "name": "If-None-Match",
                 "in": "header",
                 "required": false,
-                "description": "Resume the stream after this event id",
-                "schema": { "type": "string" }
+                "description": "ETag from an earlier read (or `*`); answered with 304 and no body while the row is unchanged",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": plinth_api::IF_MATCH_MAX_LENGTH,
+                    "pattern": "^[!-~](?:[ -~]*[!-~])?$"
+                }
             }
         })
     }

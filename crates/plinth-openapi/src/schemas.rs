@@ -132,18 +132,68 @@ fn json_number(text: &str) -> Option<Json> {
     serde_json::Number::from_f64(float).map(Json::Number)
 }
 
-/// The schema of one value of the field (no list, no null), with its validations.
-pub fn value_schema(names: &ComponentNames, field: &Field) -> Json {
-    value_schema_with(names, field, true)
+/// Where a value schema is used: it decides validations and which JSON types are accepted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ValueUse {
+    /// A response: exactly what the server writes.
+    Read,
+    /// A request body: what the server accepts, validations included. `BigInt` and `Decimal`
+    /// are written as strings but a JSON number is accepted too.
+    Input,
+    /// A filter or path parameter: the type without validation keywords
+    /// (`priority[gt]=0` is a fine query even when `priority` must be at least 1).
+    Parameter,
 }
 
-/// The type of one value without validation keywords: what a filter or path parameter accepts
-/// (`priority[gt]=0` is a fine query even when `priority` must be at least 1).
+/// The type of one value without validation keywords: what a filter or path parameter accepts.
 pub fn plain_value_schema(names: &ComponentNames, field: &Field) -> Json {
-    value_schema_with(names, field, false)
+    value_schema_with(names, field, ValueUse::Parameter)
 }
 
-fn value_schema_with(names: &ComponentNames, field: &Field, with_validations: bool) -> Json {
+/// A regex for the decimal numerals of exactly `bound.len()` digits that are at most `bound`
+/// (ASCII digits), leading zeros allowed: one alternative per position where a numeral can first
+/// fall below the bound, and the bound itself.
+fn at_most_pattern(bound: &str) -> String {
+    let digits: Vec<u8> = bound.bytes().filter(u8::is_ascii_digit).collect();
+    let mut alternatives = Vec::new();
+    for (position, &digit) in digits.iter().enumerate() {
+        if digit == b'0' {
+            continue;
+        }
+        let prefix = String::from_utf8_lossy(&digits[..position]).into_owned();
+        let below = if digit == b'1' {
+            "0".to_string()
+        } else {
+            format!("[0-{}]", char::from(digit - 1))
+        };
+        let rest = digits.len() - position - 1;
+        let tail = match rest {
+            0 => String::new(),
+            1 => "[0-9]".to_string(),
+            _ => format!("[0-9]{{{rest}}}"),
+        };
+        alternatives.push(format!("{prefix}{below}{tail}"));
+    }
+    alternatives.push(String::from_utf8_lossy(&digits).into_owned());
+    alternatives.join("|")
+}
+
+/// Exactly the decimal texts of 64-bit integers the server accepts for `BigInt`: an optional
+/// `-`, at most 19 digits, within `i64`.
+pub fn bigint_pattern() -> String {
+    let max = i64::MAX.to_string();
+    format!(
+        "^(?:-?(?:[0-9]{{1,{}}}|{})|{})$",
+        max.len() - 1,
+        at_most_pattern(&max),
+        i64::MIN
+    )
+}
+
+/// A decimal text as the server accepts it: an optional `-`, digits, and an optional fraction.
+pub const DECIMAL_PATTERN: &str = "^-?[0-9]+(?:\\.[0-9]+)?$";
+
+fn value_schema_with(names: &ComponentNames, field: &Field, usage: ValueUse) -> Json {
     let Some(wire) = plinth_api::wire_type(field) else {
         return json!({});
     };
@@ -151,12 +201,7 @@ fn value_schema_with(names: &ComponentNames, field: &Field, with_validations: bo
     match wire {
         WireType::String => {
             object.insert("type".into(), json!("string"));
-            let is_uuid = matches!(field.default, Some(DefaultValue::Uuid { .. }))
-                || field
-                    .native_type
-                    .as_ref()
-                    .is_some_and(|native| native.name.eq_ignore_ascii_case("uuid"));
-            if is_uuid {
+            if plinth_api::is_uuid_field(field) {
                 object.insert("format".into(), json!("uuid"));
             }
         }
@@ -166,10 +211,18 @@ fn value_schema_with(names: &ComponentNames, field: &Field, with_validations: bo
         WireType::Integer => {
             object.insert("type".into(), json!("integer"));
             object.insert("format".into(), json!("int32"));
+            object.insert("minimum".into(), json!(i32::MIN));
+            object.insert("maximum".into(), json!(i32::MAX));
         }
         WireType::BigIntString => {
-            object.insert("type".into(), json!("string"));
-            object.insert("pattern".into(), json!("^-?[0-9]{1,19}$"));
+            if usage == ValueUse::Input {
+                object.insert("type".into(), json!(["string", "integer"]));
+                object.insert("minimum".into(), json!(i64::MIN));
+                object.insert("maximum".into(), json!(i64::MAX));
+            } else {
+                object.insert("type".into(), json!("string"));
+            }
+            object.insert("pattern".into(), json!(bigint_pattern()));
             object.insert(
                 "description".into(),
                 json!("64-bit integer written as a decimal string (JSON numbers lose precision past 2^53)"),
@@ -180,8 +233,12 @@ fn value_schema_with(names: &ComponentNames, field: &Field, with_validations: bo
             object.insert("format".into(), json!("double"));
         }
         WireType::DecimalString => {
-            object.insert("type".into(), json!("string"));
-            object.insert("pattern".into(), json!("^-?[0-9]+(\\.[0-9]+)?$"));
+            if usage == ValueUse::Input {
+                object.insert("type".into(), json!(["string", "number"]));
+            } else {
+                object.insert("type".into(), json!("string"));
+            }
+            object.insert("pattern".into(), json!(DECIMAL_PATTERN));
             object.insert(
                 "description".into(),
                 json!("exact decimal number written as a string"),
@@ -207,10 +264,37 @@ fn value_schema_with(names: &ComponentNames, field: &Field, with_validations: bo
             return reference(&name);
         }
     }
-    if with_validations {
+    if usage != ValueUse::Parameter {
         add_validations(&mut object, wire, field);
     }
+    if wire == WireType::String && !plinth_api::is_uuid_field(field) {
+        add_pattern(&mut object, NO_NUL_PATTERN.to_string());
+    }
     Json::Object(object)
+}
+
+/// Text without NUL characters: PostgreSQL cannot store them, so the server refuses them in
+/// every string it reads (bodies: 422, query and path: 400), on both databases alike.
+pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
+
+/// A plain string parameter (`contains`, `startsWith`): any text without NUL.
+pub fn text_parameter_schema() -> Json {
+    json!({ "type": "string", "pattern": NO_NUL_PATTERN })
+}
+
+/// Adds a `pattern`; a schema that has one already gets the new one in `allOf` (JSON Schema
+/// allows one `pattern` per schema).
+fn add_pattern(object: &mut Map<String, Json>, pattern: String) {
+    if !object.contains_key("pattern") {
+        object.insert("pattern".into(), json!(pattern));
+        return;
+    }
+    let entry = object
+        .entry("allOf")
+        .or_insert_with(|| Json::Array(Vec::new()));
+    if let Json::Array(items) = entry {
+        items.push(json!({ "pattern": pattern }));
+    }
 }
 
 fn add_validations(object: &mut Map<String, Json>, wire: WireType, field: &Field) {
@@ -245,7 +329,20 @@ fn add_validations(object: &mut Map<String, Json>, wire: WireType, field: &Field
                 };
                 match (wire, json_number(value)) {
                     (WireType::Integer | WireType::Number, Some(number)) => {
-                        object.insert(keyword.into(), number);
+                        // Keep the tighter of the bound and the type's own range.
+                        let tighter =
+                            match (object.get(keyword).and_then(Json::as_f64), number.as_f64()) {
+                                (Some(existing), Some(new)) if keyword == "minimum" => {
+                                    new > existing
+                                }
+                                (Some(existing), Some(new)) if keyword == "maximum" => {
+                                    new < existing
+                                }
+                                _ => true,
+                            };
+                        if tighter {
+                            object.insert(keyword.into(), number);
+                        }
                     }
                     // BigInt and Decimal travel as strings: JSON Schema cannot bound them.
                     _ => notes.push(format!("must be {} {value}", op.sql())),
@@ -253,14 +350,8 @@ fn add_validations(object: &mut Map<String, Json>, wire: WireType, field: &Field
             }
         }
     }
-    // JSON Schema allows one `pattern` per schema; further ones go into `allOf`.
-    let mut patterns = patterns.into_iter();
-    if let Some(first) = patterns.next() {
-        object.insert("pattern".into(), json!(first));
-        let rest: Vec<Json> = patterns.map(|p| json!({ "pattern": p })).collect();
-        if !rest.is_empty() {
-            object.insert("allOf".into(), Json::Array(rest));
-        }
+    for pattern in patterns {
+        add_pattern(object, pattern);
     }
     if !notes.is_empty() {
         let existing = object
@@ -288,9 +379,14 @@ pub fn nullable(schema: Json) -> Json {
                 Some(Json::String(single)) => {
                     object.insert("type".into(), json!([single, "null"]));
                 }
+                Some(Json::Array(mut several)) => {
+                    if !several.contains(&json!("null")) {
+                        several.push(json!("null"));
+                    }
+                    object.insert("type".into(), Json::Array(several));
+                }
                 // `{}` (any JSON) already accepts null.
-                None => {}
-                Some(_) => {}
+                _ => {}
             }
             Json::Object(object)
         }
@@ -298,10 +394,30 @@ pub fn nullable(schema: Json) -> Json {
     }
 }
 
-/// The schema of the whole field: lists become arrays, optional fields accept null, docs become
-/// the description.
-pub fn field_schema(names: &ComponentNames, field: &Field) -> Json {
-    let value = value_schema(names, field);
+/// The schema of the whole field as a response carries it: lists become arrays, optional
+/// fields accept null, and so do fields behind a field-level read rule (the server sends null
+/// to a caller the rule refuses; the primary key is never hidden); docs become the description.
+pub fn field_schema(names: &ComponentNames, model: &Model, index: usize) -> Json {
+    let Some(field) = model.fields.get(index) else {
+        return json!({});
+    };
+    let is_key = model.primary_key.fields.contains(&index);
+    let may_be_hidden = plinth_api::has_field_read_rule(field) && !is_key;
+    full_field_schema(names, field, ValueUse::Read, may_be_hidden)
+}
+
+/// The schema of the whole field in a request body.
+fn input_field_value_schema(names: &ComponentNames, field: &Field) -> Json {
+    full_field_schema(names, field, ValueUse::Input, false)
+}
+
+fn full_field_schema(
+    names: &ComponentNames,
+    field: &Field,
+    usage: ValueUse,
+    may_be_hidden: bool,
+) -> Json {
+    let value = value_schema_with(names, field, usage);
     let mut full = if field.is_list() {
         json!({ "type": "array", "items": value })
     } else if field.is_optional() {
@@ -309,6 +425,9 @@ pub fn field_schema(names: &ComponentNames, field: &Field) -> Json {
     } else {
         value
     };
+    if may_be_hidden {
+        full = nullable(full);
+    }
     if let (Some(docs), Json::Object(object)) = (&field.docs, &mut full) {
         if object.contains_key("$ref") {
             // Keep `$ref` alone; wrap it so the description has a place.
@@ -371,7 +490,7 @@ fn input_field_schema(
     // A password is always sent as a string, even when the column is optional: clearing it
     // with null is not a way to sign in.
     let mut full = if field.is_password && !field.is_list() {
-        let mut value = value_schema(names, field);
+        let mut value = value_schema_with(names, field, ValueUse::Input);
         if let Json::Object(object) = &mut value {
             if let Some(docs) = &field.docs {
                 object.insert("description".into(), json!(docs));
@@ -379,7 +498,7 @@ fn input_field_schema(
         }
         value
     } else {
-        field_schema(names, field)
+        input_field_value_schema(names, field)
     };
     if let Json::Object(object) = &mut full {
         if let (BodyKind::Create, Some(DefaultValue::Value(value))) = (kind, &field.default) {
@@ -443,7 +562,7 @@ pub fn read_object(
     let mut properties = Map::new();
     for &index in readable_fields {
         if let Some(field) = model.fields.get(index) {
-            properties.insert(field.name.clone(), field_schema(names, field));
+            properties.insert(field.name.clone(), field_schema(names, model, index));
         }
     }
     if let Some(resource) = api.resource(model.id) {
@@ -517,4 +636,64 @@ pub fn problem_schema() -> Json {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `BigInt` pattern accepts exactly the decimal texts of 64-bit integers (what the server
+    /// parses), no more and no less.
+    #[test]
+    fn bigint_pattern_is_the_i64_range() {
+        let pattern =
+            regex::Regex::new(&bigint_pattern()).unwrap_or_else(|error| panic!("{error}"));
+        for good in [
+            "0",
+            "-0",
+            "7",
+            "-42",
+            "123456789012345678",
+            "9223372036854775807",
+            "-9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775799",
+            "9123372036854775807",
+            "0000000000000000001",
+            "8999999999999999999",
+        ] {
+            assert!(pattern.is_match(good), "{good}");
+            assert!(good.parse::<i64>().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-",
+            "+1",
+            " 1",
+            "1.0",
+            "9223372036854775808",
+            "9223372036854775810",
+            "9300000000000000000",
+            "-9223372036854775809",
+            "10000000000000000000",
+            "99999999999999999999",
+        ] {
+            assert!(!pattern.is_match(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimal_and_text_patterns() {
+        let decimal = regex::Regex::new(DECIMAL_PATTERN).unwrap_or_else(|error| panic!("{error}"));
+        for good in ["0", "-1", "12.50"] {
+            assert!(decimal.is_match(good), "{good}");
+        }
+        for bad in ["", ".5", "5.", "+5", "1e3"] {
+            assert!(!decimal.is_match(bad), "{bad}");
+        }
+        // JSON Schema patterns are ECMA-262; `\u0000` reads the same in Rust's regex.
+        let text = regex::Regex::new(NO_NUL_PATTERN).unwrap_or_else(|error| panic!("{error}"));
+        assert!(text.is_match("any text, even ünïcode"));
+        assert!(!text.is_match("nul\0inside"));
+    }
 }

@@ -523,16 +523,22 @@ pub async fn login(state: Arc<AppState>, request: Request) -> Result<Response, A
         crate::rows::decode_for_field(&state, auth.model, auth.id_field),
         Decode::Text,
     ];
-    let rows = state
-        .store
-        .query(
-            crate::sql::Statement {
-                sql: auth.login_sql.clone(),
-                params: vec![SqlValue::Text(login)],
-            },
-            decode,
-        )
-        .await?;
+    // No stored login holds a NUL (every write refuses it), and PostgreSQL cannot even bind one:
+    // such a login is simply unknown, answered like any other (after the dummy verification).
+    let rows = if login.contains('\0') {
+        Vec::new()
+    } else {
+        state
+            .store
+            .query(
+                crate::sql::Statement {
+                    sql: auth.login_sql.clone(),
+                    params: vec![SqlValue::Text(login)],
+                },
+                decode,
+            )
+            .await?
+    };
     let found = rows.into_iter().next().and_then(|mut row| {
         if row.len() < 2 {
             return None;

@@ -118,10 +118,9 @@ fn parse_shape_parameter(
     errors: &mut Vec<FieldError>,
 ) {
     let model = state.schema.model(plan.model);
-    let names = value
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty());
+    // Exactly the documented form: one or more names separated by commas, nothing else (an
+    // empty value or an empty name is refused); a name given twice counts once.
+    let names = value.split(',');
     match key {
         "fields" => {
             let mut selected = shape.selected.take().unwrap_or_default();
@@ -132,6 +131,11 @@ fn parse_shape_parameter(
                             selected.push(index);
                         }
                     }
+                    _ if name.is_empty() => errors.push(FieldError::new(
+                        "fields",
+                        "empty_name",
+                        "names a field between each pair of commas; leave `fields` out for all",
+                    )),
                     _ => errors.push(FieldError::new(
                         "fields",
                         "unknown_field",
@@ -153,6 +157,11 @@ fn parse_shape_parameter(
                             shape.includes.push(include.clone());
                         }
                     }
+                    None if name.is_empty() => errors.push(FieldError::new(
+                        "include",
+                        "empty_name",
+                        "names a relation between each pair of commas",
+                    )),
                     None => errors.push(FieldError::new(
                         "include",
                         "unknown_relation",
@@ -252,15 +261,22 @@ async fn load_includes(
     Ok(extras)
 }
 
-/// The opaque cursor: base64url of `{"s": sort, "v": [values of the cursor fields]}`.
+/// The opaque cursor: `c1.` (a version tag) then base64url of
+/// `{"s": sort, "v": [values of the cursor fields]}`.
 fn encode_cursor(sort: &str, values: &[SqlValue]) -> String {
     let body = serde_json::json!({
         "s": sort,
         "v": values.iter().map(crate::wire::plain_json).collect::<Vec<_>>(),
     });
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body.to_string())
+    format!(
+        "{}{}",
+        plinth_api::CURSOR_PREFIX,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body.to_string())
+    )
 }
 
+/// The values of a cursor-shaped `text` (see `plinth_api::is_cursor_shaped`), or `None` when it
+/// is not a cursor this list hands out for `sort`.
 fn decode_cursor(
     state: &AppState,
     plan: &ResourcePlan,
@@ -269,7 +285,7 @@ fn decode_cursor(
     cursor_fields: &[usize],
 ) -> Option<Vec<SqlValue>> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim_end_matches('='))
+        .decode(text.strip_prefix(plinth_api::CURSOR_PREFIX)?)
         .ok()?;
     let body: Json = serde_json::from_slice(&bytes).ok()?;
     if body.get("s")?.as_str()? != sort {
@@ -343,8 +359,13 @@ fn parse_list_request(
     let mut sort_text = String::new();
     for (key, value) in pairs {
         match key.as_str() {
-            "limit" => match value.trim().parse::<u32>() {
-                Ok(limit) if (1..=limits.max).contains(&limit) => query.limit = limit,
+            "limit" => match value
+                .bytes()
+                .all(|byte| byte.is_ascii_digit())
+                .then(|| value.parse::<u32>().ok())
+                .flatten()
+            {
+                Some(limit) if (1..=limits.max).contains(&limit) => query.limit = limit,
                 _ => errors.push(FieldError::new(
                     "limit",
                     "out_of_range",
@@ -354,23 +375,23 @@ fn parse_list_request(
             "cursor" => cursor_text = Some(value.clone()),
             "sort" => {
                 sort_text = value.clone();
-                for item in value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                {
+                // `field` or `-field`, comma-separated, nothing else (the document's pattern).
+                // A field named again adds nothing: the first mention decides its direction.
+                for item in value.split(',') {
                     let (descending, name) = match item.strip_prefix('-') {
                         Some(name) => (true, name),
-                        None => (false, item.strip_prefix('+').unwrap_or(item)),
+                        None => (false, item),
                     };
                     match plan.sortable.get(name) {
-                        Some(&field) if !query.sort.iter().any(|key| key.field == field) => {
-                            query.sort.push(SortKey { field, descending })
+                        Some(&field) => {
+                            if !query.sort.iter().any(|key| key.field == field) {
+                                query.sort.push(SortKey { field, descending })
+                            }
                         }
-                        Some(_) => errors.push(FieldError::new(
+                        None if name.is_empty() => errors.push(FieldError::new(
                             "sort",
-                            "duplicate_sort",
-                            format!("`{name}` appears twice"),
+                            "empty_name",
+                            "names a field between each pair of commas; leave `sort` out for the default order",
                         )),
                         None => errors.push(FieldError::new(
                             "sort",
@@ -424,11 +445,16 @@ fn parse_list_request(
                         "false" => Ok(vec![SqlValue::Bool(false)]),
                         _ => Err("must be `true` or `false`".to_string()),
                     },
+                    // An empty value is the empty list (matches nothing); otherwise every item
+                    // must be a valid value of the field, exactly as for equality.
+                    FilterOperator::In if value.is_empty() => Ok(Vec::new()),
                     FilterOperator::In => value
                         .split(',')
-                        .filter(|item| !item.is_empty())
                         .map(|item| field.parse_text(item))
                         .collect(),
+                    FilterOperator::Contains | FilterOperator::StartsWith => {
+                        field.parse_fragment(value).map(|value| vec![value])
+                    }
                     _ => field.parse_text(value).map(|value| vec![value]),
                 };
                 match values {
@@ -457,18 +483,37 @@ fn parse_list_request(
         })
         .collect::<Vec<_>>()
         .join(",");
+    // A cursor of the wrong shape is malformed (400); a well-shaped one that this list did not
+    // hand out for this sort (tampered, or from another sort or list) cannot be used (422).
+    let mut unusable_cursor = false;
     if let Some(text) = cursor_text {
-        match decode_cursor(state, plan, &text, &canonical_sort, &cursor_fields) {
-            Some(values) => query.after = Some(values),
-            None => errors.push(FieldError::new(
+        if !plinth_api::is_cursor_shaped(&text) {
+            errors.push(FieldError::new(
                 "cursor",
-                "invalid_cursor",
-                "is not a cursor from this list with this sort",
-            )),
+                "malformed_cursor",
+                "is not a cursor: pass `next_cursor` from a previous page as it is",
+            ));
+        } else {
+            match decode_cursor(state, plan, &text, &canonical_sort, &cursor_fields) {
+                Some(values) => query.after = Some(values),
+                None => unusable_cursor = true,
+            }
         }
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid_parameters(errors));
+    }
+    if unusable_cursor {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_cursor",
+            "the cursor is not one this list handed out for this `sort`",
+        )
+        .with_errors(vec![FieldError::new(
+            "cursor",
+            "invalid_cursor",
+            "is not a cursor from this list with this sort",
+        )]));
     }
     // Fetch what the response, the cursor and the includes need; print only what was asked.
     if let Some(selected) = &shape.selected {
@@ -598,6 +643,7 @@ pub async fn get_item(
     let caller = caller_for(&state, plan.resource.anonymous.get, request.headers()).await?;
     let id = path_id(&state, plan, &request)?;
     let pairs = only_parameters(&request, &["fields", "include"])?;
+    let if_none_match = precondition_header(request.headers(), header::IF_NONE_MATCH)?;
     let mut shape = Shape {
         selected: None,
         includes: Vec::new(),
@@ -640,11 +686,7 @@ pub async fn get_item(
         &mut body,
     );
     let tag = etag(&body);
-    let not_modified = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| etag_matches(value, &tag));
+    let not_modified = if_none_match.is_some_and(|value| etag_matches(&value, &tag));
     if not_modified {
         return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &tag));
     }
@@ -909,11 +951,29 @@ pub async fn create(
     }
 }
 
-fn if_match(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::IF_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_string)
+/// A precondition header (`If-Match`, `If-None-Match`), checked like the document describes
+/// it: a malformed value is a 400, never silently ignored.
+fn precondition_header(
+    headers: &HeaderMap,
+    name: header::HeaderName,
+) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(&name) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(text) if plinth_api::is_valid_if_match(text) => Ok(Some(text.to_string())),
+        _ => Err(ApiError::bad_request(
+            "invalid_precondition",
+            format!(
+                "`{name}` must be an ETag from a read (or `*`): 1 to {} printable ASCII characters",
+                plinth_api::IF_MATCH_MAX_LENGTH
+            ),
+        )),
+    }
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    precondition_header(headers, header::IF_MATCH)
 }
 
 /// `PATCH /api/v1/<resource>/{id}`.
@@ -926,7 +986,7 @@ pub async fn update_item(
     let caller = caller_for(&state, plan.resource.anonymous.update, request.headers()).await?;
     let id = path_id(&state, plan, &request)?;
     only_parameters(&request, &[])?;
-    let expected = if_match(request.headers());
+    let expected = if_match(request.headers())?;
     let object = parse_json_object(&read_json_bytes(&state, request).await?)?;
     let mut values = convert_body(&state, plan, &object, &plan.update, &[])?;
     crate::rows::hash_password_values(&state, plan.model, &mut values).await?;
@@ -1002,7 +1062,7 @@ pub async fn delete_item(
     let caller = caller_for(&state, plan.resource.anonymous.delete, request.headers()).await?;
     let id = path_id(&state, plan, &request)?;
     only_parameters(&request, &[])?;
-    let expected = if_match(request.headers());
+    let expected = if_match(request.headers())?;
     let deleted_user = state
         .auth
         .as_ref()

@@ -21,21 +21,19 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-/// The key from the request, checked: 1 to 255 visible ASCII characters.
+/// The key from the request, checked: 1 to 255 visible ASCII characters (`!` to `~`).
 pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
     let text = value.to_str().unwrap_or("");
-    let valid = !text.is_empty()
-        && text.len() <= 255
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_graphic() || byte == b' ');
-    if !valid {
+    if !plinth_api::is_valid_idempotency_key(text) {
         return Err(ApiError::bad_request(
             "invalid_idempotency_key",
-            "`Idempotency-Key` must be 1 to 255 visible ASCII characters",
+            format!(
+                "`Idempotency-Key` must be 1 to {} visible ASCII characters (no spaces)",
+                plinth_api::IDEMPOTENCY_KEY_MAX_LENGTH
+            ),
         ));
     }
     Ok(Some(text.to_string()))

@@ -56,7 +56,7 @@ pub fn column_value<'a>(
 }
 
 /// Renders a row as a JSON object: readable fields only (never `@omit`/`@password`), limited to
-/// `selected` when given, plus pre-rendered `extras` (included relations).
+/// `selected` and the primary key when given, plus pre-rendered `extras` (included relations).
 pub fn render_row(
     state: &AppState,
     model: ModelId,
@@ -76,7 +76,8 @@ pub fn render_row(
             continue;
         }
         if let Some(selected) = selected {
-            if !selected.contains(&column.field) {
+            // The primary key is always returned: clients need it to address the row.
+            if !selected.contains(&column.field) && !plan.key_fields.contains(&column.field) {
                 continue;
             }
         }

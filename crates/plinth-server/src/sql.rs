@@ -10,13 +10,15 @@ pub use plinth_sql::Dialect;
 
 use crate::error::ApiError;
 
-/// A statement the builder could not make: a tampered cursor is the client's fault (400);
-/// anything else is a server bug (500, logged).
+/// A statement the builder could not make: a cursor that does not fit the list is the client's
+/// fault (422, as the list handler answers it); anything else is a server bug (500, logged).
 pub fn query_error(error: QueryError) -> ApiError {
     match error {
-        QueryError::BadCursor { .. } => {
-            ApiError::bad_request("invalid_cursor", "the cursor is not valid for this request")
-        }
+        QueryError::BadCursor { .. } => ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_cursor",
+            "the cursor is not one this list handed out for this `sort`",
+        ),
         other => ApiError::internal(other),
     }
 }

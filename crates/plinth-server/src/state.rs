@@ -44,6 +44,8 @@ pub struct ModelPlan {
     pub readable: Vec<bool>,
     /// The single primary-key field, when there is one.
     pub id_field: Option<usize>,
+    /// Every primary key field: always in a rendered row, also under `fields=`.
+    pub key_fields: Vec<usize>,
     /// Values the server fills on create: generated ids, `now()`, `@updatedAt`, `auth()`.
     pub server_fill: Vec<(usize, ServerFill)>,
 }
@@ -173,6 +175,7 @@ impl ModelPlan {
             fields,
             readable,
             id_field,
+            key_fields: model.primary_key.fields.clone(),
             server_fill,
         }
     }

@@ -38,6 +38,8 @@ pub struct FieldPlan {
     pub optional: bool,
     pub list: bool,
     pub is_password: bool,
+    /// A UUID column (`plinth_api::is_uuid_field`): values must be canonical UUID text.
+    pub is_uuid: bool,
     /// For enums: the allowed database names.
     pub enum_values: Vec<String>,
     pub validations: Vec<CompiledValidation>,
@@ -112,6 +114,7 @@ impl FieldPlan {
             optional: field.is_optional(),
             list: field.is_list(),
             is_password: field.is_password,
+            is_uuid: plinth_api::is_uuid_field(field),
             enum_values,
             validations: field
                 .validations
@@ -168,6 +171,9 @@ impl FieldPlan {
                         "must not contain NUL characters".into(),
                     )
                 }
+                Some(text) if self.is_uuid && !plinth_api::is_uuid_text(text) => {
+                    return fail("invalid_uuid", "must be a UUID".into())
+                }
                 Some(text) => SqlValue::Text(text.to_string()),
                 None => return fail("invalid_type", "must be a string".into()),
             },
@@ -175,15 +181,15 @@ impl FieldPlan {
                 Some(flag) => SqlValue::Bool(flag),
                 None => return fail("invalid_type", "must be true or false".into()),
             },
-            WireType::Integer => match value.as_i64() {
+            WireType::Integer => match json_integer(value) {
                 Some(number) if i32::try_from(number).is_ok() => SqlValue::Int(number),
                 Some(_) => return fail("out_of_range", "must fit in 32 bits".into()),
                 None => return fail("invalid_type", "must be an integer".into()),
             },
             WireType::BigIntString => {
                 let parsed = match value {
-                    Json::String(text) => text.trim().parse::<i64>().ok(),
-                    Json::Number(number) => number.as_i64(),
+                    Json::String(text) => parse_bigint_text(text),
+                    Json::Number(_) => json_integer(value),
                     _ => None,
                 };
                 match parsed {
@@ -202,11 +208,11 @@ impl FieldPlan {
             },
             WireType::DecimalString => {
                 let text = match value {
-                    Json::String(text) => text.trim().to_string(),
+                    Json::String(text) => text.clone(),
                     Json::Number(number) => number.to_string(),
                     _ => String::new(),
                 };
-                if !codec::is_decimal_text(&text) {
+                if !is_plain_decimal(&text) {
                     return fail(
                         "invalid_type",
                         "must be a decimal number as a string".into(),
@@ -257,11 +263,24 @@ impl FieldPlan {
         }
     }
 
+    /// The text of a `contains` / `startsWith` filter: any text without NUL, also on a UUID
+    /// column (a piece of a UUID is not a UUID; the OpenAPI document types these as plain
+    /// strings).
+    pub fn parse_fragment(&self, text: &str) -> Result<SqlValue, String> {
+        if text.contains('\0') {
+            return Err("must not contain NUL characters".into());
+        }
+        Ok(SqlValue::Text(text.to_string()))
+    }
+
     /// Parses a query-parameter or path value. `Err` holds a message for the client.
     pub fn parse_text(&self, text: &str) -> Result<SqlValue, String> {
         Ok(match self.wire {
             WireType::String if text.contains('\0') => {
                 return Err("must not contain NUL characters".into())
+            }
+            WireType::String if self.is_uuid && !plinth_api::is_uuid_text(text) => {
+                return Err("must be a UUID".into())
             }
             WireType::String => SqlValue::Text(text.to_string()),
             WireType::Boolean => match text {
@@ -269,20 +288,20 @@ impl FieldPlan {
                 "false" => SqlValue::Bool(false),
                 _ => return Err("must be `true` or `false`".into()),
             },
-            WireType::Integer => match text.trim().parse::<i32>() {
-                Ok(number) => SqlValue::Int(i64::from(number)),
-                Err(_) => return Err("must be a 32-bit integer".into()),
+            WireType::Integer => match parse_integer_text(text, 10).map(i32::try_from) {
+                Some(Ok(number)) => SqlValue::Int(i64::from(number)),
+                _ => return Err("must be a 32-bit integer".into()),
             },
-            WireType::BigIntString => match text.trim().parse::<i64>() {
-                Ok(number) => SqlValue::Int(number),
-                Err(_) => return Err("must be a 64-bit integer".into()),
+            WireType::BigIntString => match parse_bigint_text(text) {
+                Some(number) => SqlValue::Int(number),
+                None => return Err("must be a 64-bit integer".into()),
             },
             WireType::Number => match text.trim().parse::<f64>() {
                 Ok(number) if number.is_finite() => SqlValue::Float(number),
                 _ => return Err("must be a number".into()),
             },
             WireType::DecimalString => {
-                if !codec::is_decimal_text(text.trim()) {
+                if !is_plain_decimal(text) {
                     return Err("must be a decimal number".into());
                 }
                 SqlValue::Text(codec::trim_decimal(text))
@@ -344,6 +363,50 @@ impl FieldPlan {
             (_, other) => write_plain(out, &plain_json(other)),
         }
     }
+}
+
+/// A JSON integer: an integral number, also when written with a zero fraction (`9629.0`), as
+/// JSON Schema's `integer` counts it. `None` for anything else or beyond 64 bits.
+fn json_integer(value: &Json) -> Option<i64> {
+    let Json::Number(number) = value else {
+        return None;
+    };
+    if let Some(integer) = number.as_i64() {
+        return Some(integer);
+    }
+    let float = number.as_f64()?;
+    // 2^63 is exactly representable; anything at or beyond it does not fit.
+    let in_range = (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&float);
+    (float.fract() == 0.0 && in_range).then_some(float as i64)
+}
+
+/// An integer written as an optional `-` and at most `max_digits` (for `Int`: 10) decimal
+/// digits, nothing else (no `+`, no spaces), as the OpenAPI document describes integers.
+fn parse_integer_text(text: &str, max_digits: usize) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || digits.len() > max_digits || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    text.parse::<i64>().ok()
+}
+
+/// `BigInt` text, exactly what the document's pattern allows: `-?` and 1 to 19 digits within
+/// 64 bits.
+fn parse_bigint_text(text: &str) -> Option<i64> {
+    parse_integer_text(text, 19)
+}
+
+/// Decimal text exactly as the document's pattern allows it: `-?`, digits, and an optional
+/// `.` followed by digits.
+fn is_plain_decimal(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (integer, fraction) = match unsigned.split_once('.') {
+        Some((integer, fraction)) => (integer, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    all_digits(integer) && fraction.is_none_or(all_digits)
 }
 
 fn write_plain(out: &mut Vec<u8>, json: &Json) {
@@ -453,6 +516,42 @@ pub fn is_url(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_as_json_schema_counts_them() {
+        assert_eq!(json_integer(&serde_json::json!(7)), Some(7));
+        assert_eq!(json_integer(&serde_json::json!(9629.0)), Some(9629));
+        assert_eq!(json_integer(&serde_json::json!(-0.0)), Some(0));
+        assert_eq!(json_integer(&serde_json::json!(1.5)), None);
+        assert_eq!(json_integer(&serde_json::json!(1e300)), None);
+        assert_eq!(json_integer(&serde_json::json!("7")), None);
+        assert_eq!(json_integer(&serde_json::json!(u64::MAX)), None);
+    }
+
+    #[test]
+    fn integer_and_decimal_text_is_exact() {
+        assert_eq!(parse_integer_text("-2147483648", 10), Some(-2147483648));
+        assert_eq!(parse_bigint_text("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_bigint_text("-9223372036854775808"), Some(i64::MIN));
+        for bad in [
+            "",
+            "-",
+            "+1",
+            " 1",
+            "1 ",
+            "1.0",
+            "9223372036854775808",
+            "00000000000000000001",
+        ] {
+            assert_eq!(parse_bigint_text(bad), None, "{bad:?}");
+        }
+        for good in ["0", "-0", "12.50", "007.1"] {
+            assert!(is_plain_decimal(good), "{good:?}");
+        }
+        for bad in ["", "-", ".5", "5.", "+5", " 5", "1e3", "1.2.3"] {
+            assert!(!is_plain_decimal(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn emails_and_urls() {

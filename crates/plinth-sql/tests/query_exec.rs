@@ -1419,3 +1419,135 @@ fn many_to_many_self_relations_and_types() {
         }
     }
 }
+
+/// Filters, sorting and cursors on a field behind a field-level read rule see it as the caller
+/// does: `User.email` is readable by its owner only, so nobody else can single a user out by it,
+/// order users by it, or learn it from a page boundary.
+#[test]
+fn field_read_rules_apply_to_filters_sort_and_cursor() {
+    let schema = example("blog");
+    for db in databases("field_read_rules_apply_to_filters_sort_and_cursor", &schema) {
+        let mut fixture = Fixture {
+            schema: &schema,
+            db,
+        };
+        let name = fixture.db.name();
+        for person in ["cat", "ann", "ben"] {
+            fixture.insert(
+                "User",
+                &[
+                    ("email", text(&format!("{person}@example.com"))),
+                    ("password", text("hash")),
+                    ("name", text(person)),
+                ],
+            );
+        }
+        let (cat, ann) = (
+            Caller::user(SqlValue::Int(1)),
+            Caller::user(SqlValue::Int(2)),
+        );
+        let anonymous = Caller::anonymous();
+        let email = fixture.field("User", "email");
+        let filter = |op, values: Vec<SqlValue>| ListQuery {
+            filters: vec![FilterClause {
+                field: email,
+                op,
+                values,
+            }],
+            limit: 100,
+            ..ListQuery::default()
+        };
+        let by_ann = filter(FilterOp::Eq, vec![text("ann@example.com")]);
+        assert_eq!(
+            fixture.list_ids("User", &by_ann, &ann),
+            vec![json!(2)],
+            "{name}"
+        );
+        for caller in [&cat, &anonymous] {
+            assert!(
+                fixture.list_ids("User", &by_ann, caller).is_empty(),
+                "{name}: equality on a hidden email"
+            );
+            for (op, value) in [
+                (FilterOp::StartsWith, "ann"),
+                (FilterOp::Contains, "nn@"),
+                (FilterOp::Gt, "a"),
+                (FilterOp::Ne, "nobody"),
+            ] {
+                assert!(
+                    fixture
+                        .list_ids("User", &filter(op, vec![text(value)]), caller)
+                        .iter()
+                        .all(|id| *caller == cat && *id == json!(1)),
+                    "{name}: {op:?} sees only the caller's own email"
+                );
+            }
+        }
+        // A hidden email reads as null, so it matches `isNull=true` like the response shows it.
+        let is_null = filter(FilterOp::IsNull, vec![SqlValue::Bool(true)]);
+        assert_eq!(
+            fixture.list_ids("User", &is_null, &cat),
+            vec![json!(2), json!(3)],
+            "{name}"
+        );
+        assert_eq!(
+            fixture.list_ids("User", &is_null, &anonymous),
+            vec![json!(1), json!(2), json!(3)],
+            "{name}"
+        );
+        let not_null = filter(FilterOp::IsNull, vec![SqlValue::Bool(false)]);
+        assert_eq!(
+            fixture.list_ids("User", &not_null, &cat),
+            vec![json!(1)],
+            "{name}"
+        );
+
+        // Sorting by email: the caller's own first (the others are null, sorted last by key),
+        // so the order says nothing about the hidden addresses.
+        for descending in [false, true] {
+            let sorted = ListQuery {
+                sort: vec![plinth_sql::query::SortKey {
+                    field: email,
+                    descending,
+                }],
+                limit: 100,
+                ..ListQuery::default()
+            };
+            assert_eq!(
+                fixture.list_ids("User", &sorted, &ann),
+                vec![json!(2), json!(1), json!(3)],
+                "{name}: descending {descending}"
+            );
+            // Pages of one, following the cursor (email as the caller sees it, then the key).
+            let mut seen = Vec::new();
+            let mut after: Option<Vec<SqlValue>> = None;
+            for _ in 0..5 {
+                let page = ListQuery {
+                    after: after.clone(),
+                    limit: 1,
+                    ..sorted.clone()
+                };
+                let ids = fixture.list_ids("User", &page, &ann);
+                let Some(last) = ids.first().cloned() else {
+                    break;
+                };
+                seen.push(last.clone());
+                let key = last.as_i64().unwrap_or(0);
+                let visible_email = if key == 2 {
+                    text("ann@example.com")
+                } else {
+                    SqlValue::Null
+                };
+                after = Some(vec![visible_email, SqlValue::Int(key)]);
+                if ids.len() < 2 {
+                    break;
+                }
+            }
+            assert_eq!(
+                seen,
+                vec![json!(2), json!(1), json!(3)],
+                "{name}: cursor pages, descending {descending}"
+            );
+        }
+    }
+}

@@ -334,3 +334,49 @@ fn create_checks() {
         );
     }
 }
+
+/// A list that filters and sorts on a field behind a field-level read rule (`User.email` in the
+/// blog is readable by its owner only): the filter is ANDed with the rule, `isNull=true` and the
+/// sort and cursor read `CASE WHEN <rule> THEN email END`.
+#[test]
+fn field_read_rules_in_lists() {
+    let schema = example("blog");
+    let user_model = model(&schema, "User");
+    let email = match schema.model(user_model).field_by_name("email") {
+        Some((index, _)) => index,
+        None => panic!("no field email"),
+    };
+    let caller = Caller::user(SqlValue::Int(7));
+    for dialect in Dialect::ALL {
+        let list = query::ListQuery {
+            filters: vec![
+                query::FilterClause {
+                    field: email,
+                    op: query::FilterOp::StartsWith,
+                    values: vec![SqlValue::Text("ada".to_string())],
+                },
+                query::FilterClause {
+                    field: email,
+                    op: query::FilterOp::IsNull,
+                    values: vec![SqlValue::Bool(true)],
+                },
+            ],
+            sort: vec![query::SortKey {
+                field: email,
+                descending: false,
+            }],
+            after: Some(vec![
+                SqlValue::Text("ada@example.com".to_string()),
+                SqlValue::Int(3),
+            ]),
+            limit: 10,
+            fields: None,
+        };
+        let (statement, _) = query::select_list(&schema, user_model, &list, &caller, dialect)
+            .unwrap_or_else(|error| panic!("{error}"));
+        insta::assert_snapshot!(
+            format!("field_read_rules_in_lists_{}", dialect.directory_name()),
+            format!("{}\n{:?}\n", statement.sql, statement.params)
+        );
+    }
+}

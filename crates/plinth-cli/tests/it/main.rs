@@ -9,6 +9,7 @@ mod check;
 mod corpus;
 mod examples;
 mod format;
+mod migrate;
 mod serve_kill;
 mod tidy;
 

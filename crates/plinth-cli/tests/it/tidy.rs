@@ -5,8 +5,8 @@ use crate::workspace_root;
 use std::path::{Path, PathBuf};
 
 /// Each workspace crate and the workspace crates it may depend on. The pipeline order is
-/// diagnostics → syntax → model → {api, sql} → {openapi, docs} → server → cli; nothing past the
-/// model reads the syntax tree, and sql, api, openapi and docs stay independent of each other
+/// diagnostics → syntax → model → {api, sql} → {openapi, docs, migrate} → server → cli;
+/// nothing past the model reads the syntax tree, and sql, api, openapi and docs stay independent of each other
 /// except that openapi and docs are built on api (one source for the API surface).
 const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("plinth-diagnostics", &[]),
@@ -21,6 +21,10 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "plinth-docs",
         &["plinth-diagnostics", "plinth-model", "plinth-api"],
+    ),
+    (
+        "plinth-migrate",
+        &["plinth-diagnostics", "plinth-model", "plinth-sql"],
     ),
     (
         "plinth-server",
@@ -44,6 +48,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "plinth-openapi",
             "plinth-docs",
             "plinth-server",
+            "plinth-migrate",
         ],
     ),
 ];

@@ -263,10 +263,11 @@ async fn fields_selects_keys(server: &TestServer) {
     assert_eq!(two.status, 200, "{}", two.text);
     let rows = two.json()["data"].as_array().cloned().unwrap_or_default();
     assert_eq!(rows.len(), 2);
+    // The primary key is always returned, asked for or not.
     for row in &rows {
         assert_eq!(
             keys(row),
-            ["done", "title"].map(String::from).into(),
+            ["done", "id", "title"].map(String::from).into(),
             "{row}"
         );
     }
@@ -278,15 +279,23 @@ async fn fields_selects_keys(server: &TestServer) {
         )
         .await;
     assert_eq!(one.status, 200, "{}", one.text);
-    assert_eq!(keys(one.json()), ["done"].map(String::from).into());
+    assert_eq!(keys(one.json()), ["done", "id"].map(String::from).into());
     assert_eq!(one.json()["done"], true);
     // Pagination still works with a projection that leaves the sort key out.
     let paged = server
         .list_all("/api/v1/tasks?fields=done&limit=2&sort=title", ada.token())
         .await;
     assert_eq!(paged.len(), 5);
-    // Unknown, hidden or relation fields are refused.
-    for bad in ["nope", "title,nope", "owner"] {
+    // Unknown, hidden or relation fields are refused, and so is an empty name or list.
+    for bad in [
+        "nope",
+        "title,nope",
+        "owner",
+        "",
+        "title,",
+        ",title",
+        "title,,done",
+    ] {
         server
             .get(&format!("/api/v1/tasks?fields={bad}"), ada.token())
             .await

@@ -11,6 +11,7 @@ pub mod harness;
 mod auth;
 mod browser;
 mod concurrency;
+mod contract;
 mod crud;
 mod durability;
 mod errors;

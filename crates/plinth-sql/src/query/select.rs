@@ -39,6 +39,12 @@ pub fn cursor_fields(model: &Model, sort: &[SortKey]) -> Vec<usize> {
 /// name) sort by bytes (`COLLATE "C"` on PostgreSQL, SQLite's default), so pages are the same
 /// in both databases. The projection holds the requested fields plus the primary key and sort
 /// keys, in declaration order.
+///
+/// A field with a field-level read rule is seen by filters, sort and cursor exactly as the
+/// caller sees it in the response: NULL where the rule refuses. A filter on it becomes
+/// `<read rule> AND <filter>` (`isNull=true` and `= null` match the rows where it is hidden or
+/// null), and sorting and the cursor compare `CASE WHEN <read rule> THEN column END`, so no
+/// filter, sort order or page boundary can reveal a value the caller may not read.
 pub fn select_list(
     schema: &Schema,
     model: ModelId,
@@ -65,16 +71,30 @@ pub fn select_list(
         PolicyCompiler::new(schema, caller, &mut writer, ROW, model.id)
             .model_rules(Operation::Read),
     ];
-    for filter in &query.filters {
-        conditions.push(filter_condition(schema, model, filter, &mut writer)?);
-    }
     let keys = sort_keys(model, &query.sort);
+    let consulted = query
+        .filters
+        .iter()
+        .map(|filter| filter.field)
+        .chain(keys.iter().map(|key| key.field));
+    let masks = ReadMasks::new(schema, model, consulted, caller, &mut writer);
+    for filter in &query.filters {
+        let condition = filter_condition(schema, model, filter, &mut writer)?;
+        conditions.push(masks.filter(model, filter, condition));
+    }
     if let Some(after) = &query.after {
-        conditions.push(cursor_condition(schema, model, &keys, after, &mut writer)?);
+        conditions.push(cursor_condition(
+            schema,
+            model,
+            &keys,
+            after,
+            &masks,
+            &mut writer,
+        )?);
     }
     let order: Vec<String> = keys
         .iter()
-        .flat_map(|key| order_terms(model, key, dialect))
+        .flat_map(|key| order_terms(model, key, &masks, dialect))
         .collect();
     let sql = format!(
         "SELECT {} FROM {} AS {ROW} WHERE {} ORDER BY {} LIMIT {}",
@@ -390,6 +410,88 @@ pub fn select_related(
     Ok((writer.finish(sql), projection))
 }
 
+/// The field-level read rules of the fields a list filters or sorts on, compiled once per
+/// statement (the rendered SQL may appear several times; its placeholders are reused).
+/// Primary key fields are never masked, as in [`select_fields`].
+struct ReadMasks {
+    /// (field index, the rule): only fields whose rule is not plainly TRUE.
+    rules: Vec<(usize, Pred)>,
+}
+
+impl ReadMasks {
+    fn new(
+        schema: &Schema,
+        model: &Model,
+        fields: impl Iterator<Item = usize>,
+        caller: &Caller,
+        writer: &mut SqlWriter,
+    ) -> ReadMasks {
+        let mut rules: Vec<(usize, Pred)> = Vec::new();
+        for index in fields {
+            if rules.iter().any(|(known, _)| *known == index)
+                || model.primary_key.fields.contains(&index)
+            {
+                continue;
+            }
+            let Some(field) = model.fields.get(index) else {
+                continue;
+            };
+            if field.policies.is_empty() {
+                continue;
+            }
+            let rule = PolicyCompiler::new(schema, caller, writer, ROW, model.id)
+                .field_rules(field, Operation::Read);
+            if rule != Pred::True {
+                rules.push((index, rule));
+            }
+        }
+        ReadMasks { rules }
+    }
+
+    fn rule(&self, field: usize) -> Option<&Pred> {
+        self.rules
+            .iter()
+            .find(|(index, _)| *index == field)
+            .map(|(_, rule)| rule)
+    }
+
+    fn is_masked(&self, field: usize) -> bool {
+        self.rule(field).is_some()
+    }
+
+    /// The column of `field` as the caller sees it: `CASE WHEN <rule> THEN <column> END` for a
+    /// masked field, else the column as `column_sql` writes it.
+    fn column(&self, model: &Model, field: usize, column_sql: &dyn Fn(&Field) -> String) -> String {
+        let Some(found) = model.fields.get(field) else {
+            return "NULL".to_string();
+        };
+        let column = column_sql(found);
+        match self.rule(field) {
+            None => column,
+            // Also for a rule that is plainly FALSE: a bare NULL would have no type to sort by.
+            Some(rule) => format!("(CASE WHEN {} THEN {column} END)", rule.render()),
+        }
+    }
+
+    /// A filter condition on a masked field: the rule AND the filter, except for the tests that
+    /// match a NULL, which must also match where the value is hidden.
+    fn filter(&self, model: &Model, filter: &FilterClause, condition: Pred) -> Pred {
+        let Some(rule) = self.rule(filter.field) else {
+            return condition;
+        };
+        let matches_null = matches!(
+            (filter.op, filter.values.as_slice()),
+            (FilterOp::IsNull, [SqlValue::Bool(true)]) | (FilterOp::Eq, [SqlValue::Null])
+        );
+        if matches_null {
+            let masked = self.column(model, filter.field, &row_column);
+            Pred::Sql(format!("{masked} IS NULL"))
+        } else {
+            rule.clone().and(condition)
+        }
+    }
+}
+
 /// Sort keys followed by the primary key fields not already sorted on (ascending).
 fn sort_keys(model: &Model, sort: &[SortKey]) -> Vec<SortKey> {
     let mut keys: Vec<SortKey> = Vec::new();
@@ -409,6 +511,9 @@ fn sort_keys(model: &Model, sort: &[SortKey]) -> Vec<SortKey> {
     keys
 }
 
+/// For expressions that apply the read rule themselves (filters AND it in front).
+const NO_MASKS: ReadMasks = ReadMasks { rules: Vec::new() };
+
 /// Whether the field is text in the sort: strings and enums sort by their bytes.
 fn sorts_as_text(field: &Field) -> bool {
     matches!(
@@ -417,17 +522,18 @@ fn sorts_as_text(field: &Field) -> bool {
     )
 }
 
-/// The expression a key is sorted and compared by.
+/// The expression a key is sorted and compared by (masked by its read rule, if any).
 fn sort_expression(
     model: &Model,
     field: usize,
     dialect: Dialect,
+    masks: &ReadMasks,
     writer_quote: &dyn Fn(&Field) -> String,
 ) -> String {
+    let column = masks.column(model, field, writer_quote);
     let Some(field) = model.fields.get(field) else {
         return "NULL".to_string();
     };
-    let column = writer_quote(field);
     match dialect {
         Dialect::Postgres if sorts_as_text(field) => {
             let plain_text = matches!(field.ty, FieldType::Scalar(_))
@@ -454,18 +560,18 @@ fn row_column(field: &Field) -> String {
     )
 }
 
-fn order_terms(model: &Model, key: &SortKey, dialect: Dialect) -> Vec<String> {
+fn order_terms(model: &Model, key: &SortKey, masks: &ReadMasks, dialect: Dialect) -> Vec<String> {
     let Some(field) = model.fields.get(key.field) else {
         return Vec::new();
     };
-    let expression = sort_expression(model, key.field, dialect, &row_column);
+    let expression = sort_expression(model, key.field, dialect, masks, &row_column);
     let direction = if key.descending { "DESC" } else { "ASC" };
-    let nullable = field.is_optional();
+    let nullable = field.is_optional() || masks.is_masked(key.field);
     match (dialect, nullable) {
         (_, false) => vec![format!("{expression} {direction}")],
         (Dialect::Postgres, true) => vec![format!("{expression} {direction} NULLS LAST")],
         (Dialect::Sqlite, true) => vec![
-            format!("({} IS NULL)", row_column(field)),
+            format!("({} IS NULL)", masks.column(model, key.field, &row_column)),
             format!("{expression} {direction}"),
         ],
     }
@@ -479,6 +585,7 @@ fn cursor_condition(
     model: &Model,
     keys: &[SortKey],
     after: &[SqlValue],
+    masks: &ReadMasks,
     writer: &mut SqlWriter,
 ) -> Result<Pred, QueryError> {
     if after.len() != keys.len() {
@@ -492,8 +599,8 @@ fn cursor_condition(
     let mut ties = Vec::new();
     for (key, value) in keys.iter().zip(after) {
         let field = column_field(model, key.field)?;
-        let column = row_column(field);
-        let expression = sort_expression(model, key.field, dialect, &row_column);
+        let column = masks.column(model, key.field, &row_column);
+        let expression = sort_expression(model, key.field, dialect, masks, &row_column);
         if *value == SqlValue::Null {
             ties.push(Pred::Sql(format!("{column} IS NULL")));
             continue;
@@ -505,7 +612,7 @@ fn cursor_condition(
         };
         let operator = if key.descending { "<" } else { ">" };
         let mut beyond = Pred::Sql(format!("{expression} {operator} {placeholder}"));
-        if field.is_optional() {
+        if field.is_optional() || masks.is_masked(key.field) {
             beyond = beyond.or(Pred::Sql(format!("{column} IS NULL")));
         }
         disjuncts.push(Pred::all(ties.iter().cloned().chain([beyond])));
@@ -545,7 +652,7 @@ fn filter_condition(
             && operator != "<>"
         {
             (
-                sort_expression(model, filter.field, dialect, &row_column),
+                sort_expression(model, filter.field, dialect, &NO_MASKS, &row_column),
                 writer.bind(value),
             )
         } else {
