@@ -119,3 +119,96 @@ fn a_missing_schema_or_a_bad_count_cannot_run() {
         bad_count.stderr
     );
 }
+
+/// A schema before a change that loses data in four ways at once.
+const BEFORE_LOSSES: &str = r#"datasource db {
+  provider = "sqlite"
+  url      = "file:./losses.db"
+}
+
+enum Status {
+  DRAFT
+  PUBLISHED
+  ARCHIVED
+}
+
+model Post {
+  id       Int     @id @default(autoincrement())
+  title    String
+  subtitle String?
+  status   Status  @default(DRAFT)
+  views    BigInt  @default(0)
+
+  @@allow("all", true)
+}
+
+model Legacy {
+  id   Int    @id @default(autoincrement())
+  note String
+
+  @@allow("all", true)
+}
+"#;
+
+#[test]
+fn a_destructive_diff_lists_everything_it_would_lose_in_both_dialects() {
+    let directory = scratch_directory("migrate-losses");
+    std::fs::write(directory.join("schema.plinth"), BEFORE_LOSSES).expect("the schema is written");
+    let plinth = |arguments: &[&str]| plinth_in(&directory, arguments, None);
+    let first = plinth(&["migrate", "diff", "schema.plinth", "--dialect", "all"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+
+    // A dropped model, a dropped field, a narrowed type and a removed enum value.
+    let after = BEFORE_LOSSES
+        .replacen("  ARCHIVED\n", "", 1)
+        .replacen("  subtitle String?\n", "", 1)
+        .replacen("BigInt  @default(0)", "Int     @default(0)", 1)
+        .replacen(
+            "model Legacy {\n  id   Int    @id @default(autoincrement())\n  note String\n\n  @@allow(\"all\", true)\n}\n",
+            "",
+            1,
+        );
+    assert!(
+        !after.contains("ARCHIVED")
+            && !after.contains("subtitle")
+            && !after.contains("BigInt")
+            && !after.contains("Legacy"),
+        "every change applies"
+    );
+    std::fs::write(directory.join("schema.plinth"), &after).expect("the schema is written");
+    for dialect in ["sqlite", "postgres"] {
+        let refused = plinth(&["migrate", "diff", "schema.plinth", "--dialect", dialect]);
+        assert_eq!(refused.code, 1, "{}", refused.transcript());
+        insta::assert_snapshot!(
+            format!("destructive_diff_lists_losses_{dialect}"),
+            redacted(&refused)
+        );
+    }
+    assert!(!directory.join("migrations/0002_change").exists());
+
+    let allowed = plinth(&[
+        "migrate",
+        "diff",
+        "schema.plinth",
+        "--dialect",
+        "all",
+        "--allow-destructive",
+    ]);
+    assert_eq!(allowed.code, 0, "{}", allowed.transcript());
+    for dialect in ["sqlite", "postgres"] {
+        let folder = directory.join("migrations/0002_change").join(dialect);
+        let up = std::fs::read_to_string(folder.join("up.sql")).expect("up.sql is written");
+        let down = std::fs::read_to_string(folder.join("down.sql")).expect("down.sql is written");
+        assert!(
+            up.contains("-- WARNING: this migration loses data:"),
+            "{up}"
+        );
+        assert!(down.contains("-- IRREVERSIBLE:"), "{down}");
+        for lost in ["Legacy", "Post.subtitle", "Post.views", "ARCHIVED"] {
+            assert!(
+                up.contains(lost),
+                "{dialect} up.sql does not name {lost}:\n{up}"
+            );
+        }
+    }
+}

@@ -183,12 +183,64 @@ fn plan_one_way(
         Dialect::Sqlite => sqlite::plan(&context)?,
         Dialect::Postgres => postgres::plan(&context)?,
     };
+    if dialect == Dialect::Sqlite {
+        sqlite_enum_value_removals(old, new, &mut plan);
+    }
     if plan.steps.is_empty()
         && (diff::policies_differ(old, new) || diff::api_attributes_differ(old, new))
     {
         plan.policy_only = true;
     }
     Ok(plan)
+}
+
+/// SQLite keeps enum values in a `CHECK (column IN (...))`: the table rebuild's copy fails on a
+/// row holding a removed value, so nothing is lost silently, but the change is as destructive as
+/// PostgreSQL's type swap and must be refused the same way (and its down said irreversible).
+fn sqlite_enum_value_removals(old: &Schema, new: &Schema, plan: &mut Plan) {
+    for old_enum in &old.enums {
+        let Some(new_enum) = new.enum_by_name(&old_enum.name) else {
+            continue;
+        };
+        let removed: Vec<String> = old_enum
+            .values
+            .iter()
+            .filter(|value| !new_enum.values.iter().any(|v| v.db_name == value.db_name))
+            .map(|value| format!("`{}`", value.db_name))
+            .collect();
+        if removed.is_empty() {
+            continue;
+        }
+        let sentence = format!(
+            "enum `{}` loses {}: rows holding them make the migration fail until they are changed",
+            new_enum.name,
+            removed.join(", ")
+        );
+        plan.destructive.push(DataLoss {
+            sentence: sentence.clone(),
+        });
+        let tables: Vec<String> = new
+            .models
+            .iter()
+            .filter(|model| {
+                model
+                    .fields
+                    .iter()
+                    .any(|field| matches!(field.ty, FieldType::Enum(id) if id == new_enum.id))
+            })
+            .map(|model| format!("rebuild table {}", quote(&model.db_name)))
+            .collect();
+        for step in plan
+            .steps
+            .iter_mut()
+            .filter(|step| tables.contains(&step.description))
+        {
+            step.irreversible = Some(match step.irreversible.take() {
+                Some(existing) => format!("{existing}; {sentence}"),
+                None => sentence.clone(),
+            });
+        }
+    }
 }
 
 /// The two schemas as objects, and which old table and column is which new one.

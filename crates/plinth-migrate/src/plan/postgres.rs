@@ -265,8 +265,7 @@ pub(crate) fn plan(context: &Context<'_>) -> Result<Plan, PlanError> {
             if !removed.is_empty() {
                 let values: Vec<String> = removed.iter().map(|v| format!("`{v}`")).collect();
                 irreversible = builder.lose(format!(
-                    "enum {} loses {}: rows holding them make the migration fail until they are changed",
-                    quote(new_name),
+                    "enum `{new_name}` loses {}: rows holding them make the migration fail until they are changed",
                     values.join(", ")
                 ));
             }
@@ -514,7 +513,10 @@ pub(crate) fn plan(context: &Context<'_>) -> Result<Plan, PlanError> {
         if context.tables.contains_key(&qualified) {
             continue;
         }
-        let irreversible = builder.lose(format!("table {qualified} is dropped with all its rows"));
+        let irreversible = builder.lose(format!(
+            "table `{}` is dropped with all its rows",
+            qualified.replace('"', "")
+        ));
         builder.step(
             format!("drop table {qualified}"),
             vec![SqlBlock::new(

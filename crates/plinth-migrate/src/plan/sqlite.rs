@@ -21,7 +21,10 @@ pub(crate) fn plan(context: &Context<'_>) -> Result<Plan, PlanError> {
         if context.tables.contains_key(&qualified) {
             continue;
         }
-        let loss = format!("table {qualified} is dropped with all its rows");
+        let loss = format!(
+            "table `{}` is dropped with all its rows",
+            qualified.replace('"', "")
+        );
         destructive.push(DataLoss {
             sentence: loss.clone(),
         });
