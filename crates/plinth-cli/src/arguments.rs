@@ -28,13 +28,13 @@ pub enum Command {
     /// JSON for a `.json` file, keys: listen, db, jwt_secret, access_token_ttl_seconds,
     /// refresh_token_ttl_seconds, rate_limit_per_ip, rate_limit_per_user,
     /// rate_limit_auth_per_ip, body_limit_bytes, request_timeout_seconds, cors_origins,
-    /// sqlite_synchronous), then environment variables (PLINTH_LISTEN, PLINTH_DB,
+    /// sqlite_synchronous, migrations, migrate), then environment variables (PLINTH_LISTEN, PLINTH_DB,
     /// PLINTH_JWT_SECRET, PLINTH_ACCESS_TOKEN_TTL, PLINTH_REFRESH_TOKEN_TTL,
     /// PLINTH_RATE_LIMIT_PER_IP, PLINTH_RATE_LIMIT_PER_USER, PLINTH_RATE_LIMIT_AUTH_PER_IP,
     /// PLINTH_BODY_LIMIT, PLINTH_REQUEST_TIMEOUT, PLINTH_CORS_ORIGINS,
-    /// PLINTH_SQLITE_SYNCHRONOUS), then these flags. Logs go to stdout (JSON when it is not a
+    /// PLINTH_SQLITE_SYNCHRONOUS, PLINTH_MIGRATIONS, PLINTH_MIGRATE), then these flags. Logs go to stdout (JSON when it is not a
     /// terminal; level from PLINTH_LOG). Exits 1 when the schema has errors or the database
-    /// holds a different schema, 2 when the server cannot start.
+    /// holds a different schema or unapplied migrations, 2 when the server cannot start.
     Serve(ServeOptions),
     /// Evolve a database with the schema: write migrations, apply, roll back, show status.
     ///
@@ -173,4 +173,13 @@ pub struct ServeOptions {
     /// Requests per client IP to /api/v1/auth/*, like `60/m`, or `off`.
     #[arg(long, value_name = "RATE")]
     pub rate_limit_auth_per_ip: Option<String>,
+    /// The migrations folder (as for `plinth migrate`). Default: `migrations` beside the schema,
+    /// used only when it exists. Migrations not applied to the database stop the start with the
+    /// `plinth migrate up` command to run.
+    #[arg(long, value_name = "DIR")]
+    pub migrations: Option<PathBuf>,
+    /// Apply pending non-destructive migrations at start (for development; also PLINTH_MIGRATE=1
+    /// or `migrate = true` in the config file). Destructive ones are still refused.
+    #[arg(long)]
+    pub migrate: bool,
 }

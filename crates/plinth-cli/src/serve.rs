@@ -1,5 +1,6 @@
 //! `plinth serve`: settings from file, environment and flags, then the server until SIGINT or
-//! SIGTERM. A schema with errors, or a database holding another schema, is a finding (exit 1).
+//! SIGTERM. A schema with errors, a database holding another schema, or migrations not yet
+//! applied (without `--migrate`) is a finding (exit 1).
 
 use crate::arguments::ServeOptions;
 use crate::Outcome;
@@ -24,6 +25,9 @@ fn settings(options: &ServeOptions) -> anyhow::Result<ServeConfig> {
         rate_limit_per_ip: options.rate_limit_per_ip.clone(),
         rate_limit_per_user: options.rate_limit_per_user.clone(),
         rate_limit_auth_per_ip: options.rate_limit_auth_per_ip.clone(),
+        migrations: options.migrations.clone(),
+        // Only the flag's presence overrides: without it, the file or PLINTH_MIGRATE decide.
+        migrate: options.migrate.then_some(true),
         ..ConfigLayer::default()
     };
     let mut config = ServeConfig::resolve(file.overridden_by(environment).overridden_by(flags))?;

@@ -47,6 +47,12 @@ pub struct ServeConfig {
     pub postgres_pool_size: usize,
     /// Stop on SIGINT / SIGTERM (the CLI); tests stop through [`crate::RunningServer::shutdown`].
     pub handle_signals: bool,
+    /// The migrations folder (`plinth migrate`'s format). `None`: `migrations/` beside the
+    /// schema file, used only when it exists. A folder given here must exist.
+    pub migrations_directory: Option<PathBuf>,
+    /// Apply pending non-destructive migrations at start (development); without it, pending
+    /// migrations make the start fail with the command to run.
+    pub apply_migrations: bool,
 }
 
 impl Default for ServeConfig {
@@ -72,6 +78,8 @@ impl Default for ServeConfig {
             sqlite_readers: 4,
             postgres_pool_size: 16,
             handle_signals: false,
+            migrations_directory: None,
+            apply_migrations: false,
         }
     }
 }
@@ -150,6 +158,10 @@ pub struct ConfigLayer {
     pub sqlite_synchronous: Option<String>,
     pub sqlite_readers: Option<usize>,
     pub postgres_pool_size: Option<usize>,
+    /// The migrations folder.
+    pub migrations: Option<PathBuf>,
+    /// Apply pending non-destructive migrations at start.
+    pub migrate: Option<bool>,
 }
 
 /// The environment variables read, with what they set (for `--help`).
@@ -173,6 +185,11 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ("PLINTH_REQUEST_TIMEOUT", "request timeout in seconds"),
     ("PLINTH_CORS_ORIGINS", "comma-separated allowed origins"),
     ("PLINTH_SQLITE_SYNCHRONOUS", "FULL or NORMAL"),
+    ("PLINTH_MIGRATIONS", "migrations folder"),
+    (
+        "PLINTH_MIGRATE",
+        "1: apply pending non-destructive migrations at start",
+    ),
 ];
 
 impl ConfigLayer {
@@ -234,6 +251,16 @@ impl ConfigLayer {
             sqlite_synchronous: lookup("PLINTH_SQLITE_SYNCHRONOUS"),
             sqlite_readers: None,
             postgres_pool_size: None,
+            migrations: lookup("PLINTH_MIGRATIONS")
+                .filter(|path| !path.trim().is_empty())
+                .map(PathBuf::from),
+            migrate: match lookup("PLINTH_MIGRATE") {
+                None => None,
+                Some(text) => Some(parse_switch(&text).ok_or_else(|| ConfigError::Value {
+                    setting: "PLINTH_MIGRATE".to_string(),
+                    message: format!("`{text}` is not 1 or 0 (true or false)"),
+                })?),
+            },
         })
     }
 
@@ -260,6 +287,8 @@ impl ConfigLayer {
             sqlite_synchronous: over.sqlite_synchronous.or(self.sqlite_synchronous),
             sqlite_readers: over.sqlite_readers.or(self.sqlite_readers),
             postgres_pool_size: over.postgres_pool_size.or(self.postgres_pool_size),
+            migrations: over.migrations.or(self.migrations),
+            migrate: over.migrate.or(self.migrate),
         }
     }
 }
@@ -354,7 +383,18 @@ impl ServeConfig {
         if let Some(size) = layer.postgres_pool_size {
             config.postgres_pool_size = size.clamp(1, 512);
         }
+        config.migrations_directory = layer.migrations.filter(|path| !path.as_os_str().is_empty());
+        config.apply_migrations = layer.migrate.unwrap_or(false);
         Ok(config)
+    }
+}
+
+/// `1/true/yes/on` or `0/false/no/off` (an empty value is off).
+fn parse_switch(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "" | "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -420,6 +460,48 @@ mod tests {
             ..ConfigLayer::default()
         };
         assert!(ServeConfig::resolve(layer).is_err());
+    }
+
+    #[test]
+    fn migrate_switch_comes_from_every_layer() {
+        let environment = ConfigLayer::from_environment(|name| match name {
+            "PLINTH_MIGRATE" => Some("1".into()),
+            "PLINTH_MIGRATIONS" => Some("db/migrations".into()),
+            _ => None,
+        })
+        .expect("environment parses");
+        let config = ServeConfig::resolve(environment.clone()).unwrap();
+        assert!(config.apply_migrations);
+        assert_eq!(
+            config.migrations_directory,
+            Some(PathBuf::from("db/migrations"))
+        );
+        let file = ConfigLayer {
+            migrate: Some(true),
+            ..ConfigLayer::default()
+        };
+        let flags_off = ConfigLayer {
+            migrate: Some(false),
+            ..ConfigLayer::default()
+        };
+        assert!(
+            !ServeConfig::resolve(file.overridden_by(flags_off))
+                .unwrap()
+                .apply_migrations
+        );
+        assert!(
+            !ServeConfig::resolve(ConfigLayer::default())
+                .unwrap()
+                .apply_migrations
+        );
+        let bad = ConfigLayer::from_environment(|name| {
+            (name == "PLINTH_MIGRATE").then(|| "sometimes".to_string())
+        });
+        assert!(bad.unwrap_err().to_string().contains("PLINTH_MIGRATE"));
+        let toml_layer: ConfigLayer =
+            toml::from_str("migrate = true\nmigrations = \"m\"\n").unwrap();
+        assert_eq!(toml_layer.migrate, Some(true));
+        assert_eq!(toml_layer.migrations, Some(PathBuf::from("m")));
     }
 
     #[test]

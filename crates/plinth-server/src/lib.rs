@@ -53,9 +53,13 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("cannot open the database: {0}")]
     Database(String),
-    /// The database holds another schema.
+    /// The database holds another schema, or migrations that must be applied first (the
+    /// message names the `plinth migrate` command to run).
     #[error("{0}")]
     SchemaMismatch(String),
+    /// The migrations folder or applying it failed.
+    #[error("{0}")]
+    Migrations(String),
     #[error("cannot listen on {address}: {message}")]
     Bind {
         address: SocketAddr,
@@ -241,6 +245,10 @@ struct Prepared {
 }
 
 async fn prepare(config: ServeConfig, source: SchemaSource) -> Result<Prepared, StartError> {
+    let schema_path = match &source {
+        SchemaSource::Path(path) => Some(path.clone()),
+        SchemaSource::Text { .. } => None,
+    };
     let (name, text, default_database) = match source {
         SchemaSource::Path(path) => {
             let bytes = std::fs::read(&path).map_err(|error| StartError::SchemaFile {
@@ -258,15 +266,30 @@ async fn prepare(config: ServeConfig, source: SchemaSource) -> Result<Prepared, 
     };
     let (schema, warnings) = compile(&name, &text)?;
     let url = config.database.clone().unwrap_or(default_database);
+    let migrations = bootstrap::MigrationSetup::new(
+        config.migrations_directory.as_deref(),
+        config.apply_migrations,
+        schema_path.as_deref(),
+        &name,
+        &url,
+    )
+    .map_err(StartError::Migrations)?;
+    bootstrap::prepare_migrations(&migrations)
+        .await
+        .map_err(|stop| match stop {
+            bootstrap::MigrationStop::Refused(message) => StartError::SchemaMismatch(message),
+            bootstrap::MigrationStop::Failed(message) => StartError::Migrations(message),
+        })?;
     let store = store::open(&url, &config)
         .await
         .map_err(|error| StartError::Database(error.to_string()))?;
     let want_stored_secret =
         config.jwt_secret.is_none() && store.dialect() == sql::Dialect::Postgres;
-    let initialized = bootstrap::initialize(&store, &schema, want_stored_secret)
-        .await
-        .map_err(|error| StartError::Database(error.detail))?
-        .map_err(StartError::SchemaMismatch)?;
+    let initialized =
+        bootstrap::initialize(&store, &schema, want_stored_secret, &migrations.commands)
+            .await
+            .map_err(|error| StartError::Database(error.detail))?
+            .map_err(StartError::SchemaMismatch)?;
     let secret = match (&config.jwt_secret, &store, initialized.stored_jwt_secret) {
         (Some(secret), _, _) => secret.as_bytes().to_vec(),
         (None, _, Some(stored)) => {

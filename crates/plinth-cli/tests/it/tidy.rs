@@ -5,7 +5,8 @@ use crate::workspace_root;
 use std::path::{Path, PathBuf};
 
 /// Each workspace crate and the workspace crates it may depend on. The pipeline order is
-/// diagnostics → syntax → model → {api, sql} → {openapi, docs, migrate} → server → cli;
+/// diagnostics → syntax → model → {api, sql} → {openapi, docs, migrate} → server → cli (migrate
+/// before server: serve applies and checks migrations through it);
 /// nothing past the model reads the syntax tree, and sql, api, openapi and docs stay independent of each other
 /// except that openapi and docs are built on api (one source for the API surface).
 const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
@@ -35,6 +36,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "plinth-sql",
             "plinth-openapi",
             "plinth-docs",
+            "plinth-migrate",
         ],
     ),
     (

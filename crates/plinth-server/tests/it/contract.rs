@@ -106,7 +106,23 @@ async fn every_answer_is_documented(server: &TestServer) {
         .unwrap_or_else(|| panic!("an ETag: {}", read.text))
         .to_string();
     let auth = bearer(&ada);
+    // An oversized body goes over a raw connection: the server answers 413 and closes before the
+    // upload ends, which an HTTP client library reports as a broken pipe instead of the answer.
     let big = format!("{{\"body\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let mut oversized = format!(
+        "PATCH {post_path} HTTP/1.1\r\nHost: test\r\nAuthorization: {auth}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    oversized.extend_from_slice(big.as_bytes());
+    let (status, text) = crate::harness::raw_http(server, &oversized).await;
+    assert_eq!(status, 413, "oversized PATCH: {text}");
+    let statuses = documented_statuses(&document, &Method::PATCH, &post_path);
+    assert!(
+        statuses.contains(&"413".to_string()),
+        "PATCH {post_path} answered 413 but the document lists {statuses:?}"
+    );
 
     let cases: Vec<Case> = vec![
         (
@@ -150,13 +166,6 @@ async fn every_answer_is_documented(server: &TestServer) {
             vec![],
             None,
             415,
-        ),
-        (
-            Method::PATCH,
-            post_path.clone(),
-            vec![("content-type", "application/json".into())],
-            Some(big),
-            413,
         ),
         (
             Method::DELETE,

@@ -16,6 +16,7 @@ mod crud;
 mod durability;
 mod errors;
 mod filters;
+mod migrations;
 mod ops;
 mod pagination;
 mod policies;
