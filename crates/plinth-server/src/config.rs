@@ -301,6 +301,25 @@ pub enum ConfigError {
     Value { setting: String, message: String },
 }
 
+/// The shortest HS256 signing secret accepted: 256 bits, the size of the HMAC-SHA-256 output;
+/// a shorter secret can be brute-forced from any token the server hands out.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Refuses a configured signing secret (`PLINTH_JWT_SECRET` or `jwt_secret`) shorter than
+/// [`MIN_JWT_SECRET_BYTES`]. The message never repeats the secret.
+pub fn check_jwt_secret(secret: &str) -> Result<(), ConfigError> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(invalid(
+            "jwt_secret",
+            format!(
+                "the JWT secret (PLINTH_JWT_SECRET or `jwt_secret`) is {} bytes; it must be at least {MIN_JWT_SECRET_BYTES} bytes (for example the output of `openssl rand -hex 32`)",
+                secret.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Value {
         setting: setting.to_string(),
@@ -317,6 +336,9 @@ impl ServeConfig {
         }
         config.database = layer.db.filter(|db| !db.trim().is_empty());
         config.jwt_secret = layer.jwt_secret.filter(|secret| !secret.is_empty());
+        if let Some(secret) = &config.jwt_secret {
+            check_jwt_secret(secret)?;
+        }
         if let Some(seconds) = layer.access_token_ttl_seconds {
             if seconds == 0 {
                 return Err(invalid("access_token_ttl_seconds", "must be at least 1"));
@@ -421,6 +443,33 @@ fn parse_listen(text: &str) -> Result<SocketAddr, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_jwt_secrets_are_refused_from_the_environment_and_the_file() {
+        let from_environment = ConfigLayer::from_environment(|name| {
+            (name == "PLINTH_JWT_SECRET").then(|| "too short".to_string())
+        })
+        .expect("environment parses");
+        let error = ServeConfig::resolve(from_environment).expect_err("a 9-byte secret");
+        let message = error.to_string();
+        assert!(message.contains("at least 32 bytes"), "{message}");
+        assert!(
+            !message.contains("too short"),
+            "the secret leaks: {message}"
+        );
+
+        let from_file = ConfigLayer {
+            jwt_secret: Some("x".repeat(MIN_JWT_SECRET_BYTES - 1)),
+            ..ConfigLayer::default()
+        };
+        assert!(ServeConfig::resolve(from_file).is_err());
+        let long_enough = ConfigLayer {
+            jwt_secret: Some("x".repeat(MIN_JWT_SECRET_BYTES)),
+            ..ConfigLayer::default()
+        };
+        let config = ServeConfig::resolve(long_enough).expect("a 32-byte secret");
+        assert_eq!(config.jwt_secret.map(|secret| secret.len()), Some(32));
+    }
 
     #[test]
     fn layers_override_in_order() {

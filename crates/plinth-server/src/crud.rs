@@ -18,13 +18,13 @@ use crate::idempotency::{self, StoredResponse};
 use crate::rows::{column_value, etag, etag_matches, json_response, render_plain, render_row};
 use crate::sql::{self, Dialect, FilterClause, FilterOp, ListQuery, Projection, SortKey, SqlValue};
 use crate::state::{AppState, CallerInfo, ResourcePlan};
-use crate::store::{ExecutorExt, Row};
+use crate::store::{Executor, ExecutorExt, Row};
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use plinth_api::{FilterOperator, Include, WireType};
-use plinth_model::{FieldId, ModelId, Operation};
+use plinth_model::{Effect, FieldId, ModelId, Operation, Path, PathRoot, PolicyExpr};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::io::Write;
@@ -740,6 +740,164 @@ fn convert_body(
     Ok(values)
 }
 
+/// The per-field error for a foreign key that points at no row the caller may see. A missing
+/// row and a row hidden by its read policy get the same answer, so ids cannot be probed.
+fn invalid_reference(field_name: &str) -> FieldError {
+    FieldError::new(
+        field_name,
+        "invalid_reference",
+        "refers to a row that does not exist",
+    )
+}
+
+/// Whether the model's own rules for `operation` (allow or deny) name the relation field or one
+/// of its foreign key fields (`org.memberships^[...]`, `user == auth()`, `future().owner`): then
+/// the schema states who may point the row where, those rules are checked in the write's
+/// transaction, and they decide alone. This is what lets a row refer to one its writer cannot
+/// read yet, as the first membership of a new organization does.
+fn rules_decide_reference(
+    schema: &plinth_model::Schema,
+    model: ModelId,
+    operation: Operation,
+    relation_field: usize,
+    fk_fields: &[usize],
+) -> bool {
+    fn names_field(expression: &PolicyExpr, wanted: &dyn Fn(&Path) -> bool) -> bool {
+        match expression {
+            PolicyExpr::Literal(_) => false,
+            PolicyExpr::Path(path) => wanted(path),
+            PolicyExpr::Not(inner) => names_field(inner, wanted),
+            PolicyExpr::And(left, right) | PolicyExpr::Or(left, right) => {
+                names_field(left, wanted) || names_field(right, wanted)
+            }
+            PolicyExpr::Compare { lhs, rhs, .. } | PolicyExpr::In { lhs, rhs } => {
+                names_field(lhs, wanted) || names_field(rhs, wanted)
+            }
+            PolicyExpr::Array(items) => items.iter().any(|item| names_field(item, wanted)),
+            PolicyExpr::Collection {
+                collection,
+                predicate,
+                ..
+            } => wanted(collection) || names_field(predicate, wanted),
+        }
+    }
+    let wanted = |path: &Path| {
+        matches!(path.root, PathRoot::Scope | PathRoot::Future)
+            && path.fields.first().is_some_and(|first| {
+                first.model == model
+                    && (first.index == relation_field || fk_fields.contains(&first.index))
+            })
+    };
+    schema
+        .model(model)
+        .policies
+        .iter()
+        .filter(|policy| policy.operations.contains(operation))
+        .any(|policy| names_field(&policy.condition, &wanted))
+}
+
+/// Checks, inside the write's transaction, that every relation whose foreign key `body` sets
+/// (non-null) points at a row the caller may read; otherwise a 422 `invalid_reference` naming
+/// the fields. Fields the body leaves out of a composite key come from `old` (the row being
+/// updated). Targets that are not resources (no `@@allow`) have no read policy to apply, so the
+/// database's foreign key constraint alone decides for them, as before. Neither is checked a
+/// relation that the model's own rules for `operation` talk about (see
+/// [`rules_decide_reference`]).
+fn check_references(
+    state: &AppState,
+    executor: &mut dyn Executor,
+    model: ModelId,
+    operation: Operation,
+    body: &[(usize, SqlValue)],
+    old: Option<(&Row, &Projection)>,
+    caller: &CallerInfo,
+) -> Result<(), ApiError> {
+    let schema_model = state.schema.model(model);
+    let dialect = executor.dialect();
+    let mut errors = Vec::new();
+    for relation in &state.schema.relations {
+        if relation.referencing.model != model
+            || relation.fk_fields.is_empty()
+            || relation.fk_fields.len() != relation.references.len()
+        {
+            continue;
+        }
+        let set_by_body = |index: usize| {
+            body.iter()
+                .find(|(field, _)| *field == index)
+                .map(|(_, value)| value)
+        };
+        if !relation
+            .fk_fields
+            .iter()
+            .any(|&index| set_by_body(index).is_some_and(|value| *value != SqlValue::Null))
+        {
+            continue;
+        }
+        if rules_decide_reference(
+            &state.schema,
+            model,
+            operation,
+            relation.referencing.index,
+            &relation.fk_fields,
+        ) {
+            continue;
+        }
+        let target = relation.referenced.model;
+        let target_is_resource = state
+            .schema
+            .model(target)
+            .policies
+            .iter()
+            .any(|policy| policy.effect == Effect::Allow);
+        if !target_is_resource {
+            continue;
+        }
+        let mut filters = Vec::with_capacity(relation.fk_fields.len());
+        let mut complete = true;
+        for (&fk_field, &referenced_field) in relation.fk_fields.iter().zip(&relation.references) {
+            let value = set_by_body(fk_field).or_else(|| {
+                old.and_then(|(row, projection)| column_value(projection, row, fk_field))
+            });
+            match value {
+                Some(value) if *value != SqlValue::Null => filters.push(FilterClause {
+                    field: referenced_field,
+                    op: FilterOp::Eq,
+                    values: vec![value.clone()],
+                }),
+                // A null component: SQL does not enforce the key, so neither do we.
+                _ => complete = false,
+            }
+        }
+        if !complete {
+            continue;
+        }
+        let query = ListQuery {
+            filters,
+            limit: 1,
+            ..ListQuery::default()
+        };
+        let (statement, projection) =
+            sql::select_list(&state.schema, target, &query, &caller.caller, dialect)
+                .map_err(sql::query_error)?;
+        if executor
+            .query_statement(&statement, &projection)?
+            .is_empty()
+        {
+            for &index in &relation.fk_fields {
+                if set_by_body(index).is_some() {
+                    errors.push(invalid_reference(&schema_model.fields[index].name));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
 /// Maps a failed write to its answer; a foreign key violation names the foreign key fields the
 /// request wrote (the databases do not say which reference failed).
 fn write_error(
@@ -763,11 +921,7 @@ fn write_error(
                 .iter()
                 .any(|(field, value)| *field == index && *value != SqlValue::Null);
             if written {
-                errors.push(FieldError::new(
-                    &schema_model.fields[index].name,
-                    "invalid_reference",
-                    "refers to a row that does not exist",
-                ));
+                errors.push(invalid_reference(&schema_model.fields[index].name));
             }
         }
     }
@@ -861,6 +1015,8 @@ pub async fn create(
         &plan.create,
         &plan.resource.required_on_create,
     )?;
+    // What the caller sent, before server-filled values: only these references are checked.
+    let body_values = values.clone();
     crate::rows::hash_password_values(&state, plan.model, &mut values).await?;
     crate::rows::fill_server_values(&state, plan.model, &caller, &mut values, true)?;
 
@@ -878,6 +1034,15 @@ pub async fn create(
                     return Ok(Err(stored));
                 }
             }
+            check_references(
+                state,
+                executor,
+                plan.model,
+                Operation::Create,
+                &body_values,
+                None,
+                caller,
+            )?;
             let (statement, projection) = sql::insert(&state.schema, plan.model, &values, dialect)
                 .map_err(sql::query_error)?;
             let rows = executor
@@ -989,6 +1154,23 @@ pub async fn update_item(
     let expected = if_match(request.headers())?;
     let object = parse_json_object(&read_json_bytes(&state, request).await?)?;
     let mut values = convert_body(&state, plan, &object, &plan.update, &[])?;
+    let body_values = values.clone();
+    // A new password on the auth model ends every session of that user (all refresh token
+    // families), so whoever held the old credentials cannot stay signed in.
+    let password_changed_for = state
+        .auth
+        .as_ref()
+        .filter(|auth| auth.model == plan.model)
+        .filter(|_| {
+            let model_plan = state.model_plan(plan.model);
+            values.iter().any(|(field, value)| {
+                *value != SqlValue::Null
+                    && model_plan
+                        .field(*field)
+                        .is_some_and(|field| field.is_password)
+            })
+        })
+        .map(|_| crate::auth::subject_of(&id));
     crate::rows::hash_password_values(&state, plan.model, &mut values).await?;
     crate::rows::fill_server_values(&state, plan.model, &caller, &mut values, false)?;
 
@@ -1017,6 +1199,15 @@ pub async fn update_item(
                     return Err(ApiError::precondition_failed());
                 }
             }
+            check_references(
+                state,
+                executor,
+                plan.model,
+                Operation::Update,
+                &body_values,
+                Some((&old, &projection)),
+                &caller,
+            )?;
             let (statement, returning) = sql::update(
                 &state.schema,
                 plan.model,
@@ -1031,6 +1222,13 @@ pub async fn update_item(
                 .map_err(|error| write_error(state, plan.model, &values, error))?;
             if changed.is_empty() {
                 return Err(refusal(state, &caller, Operation::Update));
+            }
+            if let Some(subject) = &password_changed_for {
+                let sql = format!(
+                    "UPDATE \"_plinth_refresh_tokens\" SET revoked = 1 WHERE user_id = {}",
+                    crate::auth::placeholder(dialect, 1)
+                );
+                executor.execute(&sql, &[SqlValue::Text(subject.clone())])?;
             }
             let (read, projection) = sql::select_by_id(
                 &state.schema,

@@ -245,6 +245,10 @@ struct Prepared {
 }
 
 async fn prepare(config: ServeConfig, source: SchemaSource) -> Result<Prepared, StartError> {
+    // Also for configs built in code rather than through `ServeConfig::resolve`.
+    if let Some(secret) = &config.jwt_secret {
+        config::check_jwt_secret(secret)?;
+    }
     let schema_path = match &source {
         SchemaSource::Path(path) => Some(path.clone()),
         SchemaSource::Text { .. } => None,

@@ -792,6 +792,32 @@ async fn a_schema_with_errors_does_not_start() {
 }
 
 #[tokio::test]
+async fn a_jwt_secret_shorter_than_32_bytes_does_not_start() {
+    let source = || SchemaSource::Text {
+        name: "test.plinth".into(),
+        text: SCHEMA.into(),
+    };
+    let config = |secret: &str| ServeConfig {
+        database: Some("sqlite::memory:".into()),
+        jwt_secret: Some(secret.into()),
+        ..ServeConfig::default()
+    };
+    let short = "31-byte-secret-0123456789abcdef";
+    assert_eq!(short.len(), 31);
+    let Err(error) = plinth_server::app(config(short), source()).await else {
+        panic!("a 31-byte JWT secret started");
+    };
+    let message = error.to_string();
+    assert!(message.contains("at least 32 bytes"), "{message}");
+    assert!(!message.contains(short), "the secret leaks: {message}");
+    let exactly_32 = "32-byte-secret-0123456789abcdef!";
+    assert_eq!(exactly_32.len(), 32);
+    assert!(plinth_server::app(config(exactly_32), source())
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
 async fn a_real_socket_serves_and_shuts_down() {
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -13,6 +13,7 @@ crate::scenarios!("todo" =>
     login_failures_do_not_tell_which_part_was_wrong,
     refresh_rotates_and_reuse_revokes_the_family,
     logout_revokes_the_refresh_token,
+    changing_the_password_revokes_refresh_tokens,
     me_answers_the_callers_own_row,
     missing_token_is_401,
     bad_tokens_are_401,
@@ -519,4 +520,58 @@ async fn an_admin_appointed_in_the_database_takes_effect_at_once(server: &TestSe
         .get(&format!("/api/v1/users/{}", bob.id), ada.token())
         .await
         .problem(404);
+}
+
+/// A new password through `PATCH` on the auth model ends every session of that user: refresh
+/// tokens from before the change (every family) are refused, other users' are not.
+async fn changing_the_password_revokes_refresh_tokens(server: &TestServer) {
+    let ada = server.register_named("ada@example.com", "Ada").await;
+    let bob = server.register_named("bob@example.com", "Bob").await;
+    let second_session = login(server, "ada@example.com", PASSWORD).await;
+    let second_refresh = second_session.json()["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // A change that leaves the password alone keeps the sessions.
+    let renamed = server
+        .patch(
+            &format!("/api/v1/users/{}", ada.id),
+            ada.token(),
+            &json!({ "name": "Ada L." }),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    let still_valid = refresh(server, &second_refresh).await;
+    assert_eq!(still_valid.status, 200, "{}", still_valid.text);
+    let second_refresh = still_valid.json()["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    let changed = server
+        .patch(
+            &format!("/api/v1/users/{}", ada.id),
+            ada.token(),
+            &json!({ "password": "a brand new passphrase 42" }),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    refresh(server, &ada.refresh_token).await.problem(401);
+    refresh(server, &second_refresh).await.problem(401);
+
+    // Bob's session is untouched; Ada signs in with the new password only.
+    let bob_refresh = refresh(server, &bob.refresh_token).await;
+    assert_eq!(bob_refresh.status, 200, "{}", bob_refresh.text);
+    login(server, "ada@example.com", PASSWORD)
+        .await
+        .problem(401);
+    let fresh = login(server, "ada@example.com", "a brand new passphrase 42").await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+    let fresh_refresh = fresh.json()["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let works = refresh(server, &fresh_refresh).await;
+    assert_eq!(works.status, 200, "{}", works.text);
 }

@@ -9,6 +9,7 @@ crate::scenarios!("todo" =>
     users_never_see_each_others_tasks,
     users_never_change_each_others_rows,
     cursors_do_not_carry_another_users_rows,
+    references_must_point_at_readable_rows,
 );
 
 crate::scenarios!("saas" =>
@@ -863,4 +864,112 @@ async fn field_level_read_rules_hide_emails(server: &TestServer) {
             probe.problem_any();
         }
     }
+}
+
+/// A problem body without its per-request `trace_id`, to compare two answers.
+fn without_trace_id(problem: &Value) -> Value {
+    let mut problem = problem.clone();
+    if let Some(object) = problem.as_object_mut() {
+        object.remove("trace_id");
+    }
+    problem
+}
+
+/// A foreign key may only point at a row the caller can read: another user's category is
+/// answered exactly like a category that does not exist, so ids cannot be probed.
+async fn references_must_point_at_readable_rows(server: &TestServer) {
+    let world = todo_world(server).await;
+    let bob = &world.bob;
+    let bob_task_path = format!("/api/v1/tasks/{}", id_of(&world.bob_task));
+    let ada_category = id_of(&world.ada_category);
+    let missing_category = "c00000000000000000000none";
+
+    let create_with = |category: &str| json!({ "title": "Bob two", "categoryId": category });
+    let create_foreign = server
+        .post("/api/v1/tasks", bob.token(), &create_with(&ada_category))
+        .await;
+    let create_missing = server
+        .post("/api/v1/tasks", bob.token(), &create_with(missing_category))
+        .await;
+    let foreign = create_foreign.validation_error_on("categoryId");
+    let missing = create_missing.validation_error_on("categoryId");
+    assert_eq!(
+        foreign["errors"][0]["code"], "invalid_reference",
+        "{foreign}"
+    );
+    assert_eq!(without_trace_id(foreign), without_trace_id(missing));
+
+    let patch_foreign = server
+        .patch(
+            &bob_task_path,
+            bob.token(),
+            &json!({ "categoryId": ada_category }),
+        )
+        .await;
+    let patch_missing = server
+        .patch(
+            &bob_task_path,
+            bob.token(),
+            &json!({ "categoryId": missing_category }),
+        )
+        .await;
+    let foreign = patch_foreign.validation_error_on("categoryId");
+    let missing = patch_missing.validation_error_on("categoryId");
+    assert_eq!(
+        foreign["errors"][0]["code"], "invalid_reference",
+        "{foreign}"
+    );
+    assert_eq!(without_trace_id(foreign), without_trace_id(missing));
+
+    // Nothing was written: Bob still has one uncategorised task.
+    let bob_list = server.get("/api/v1/tasks", bob.token()).await;
+    assert_eq!(
+        bob_list.ids(),
+        vec![id_of(&world.bob_task)],
+        "{}",
+        bob_list.text
+    );
+    assert_eq!(bob_list.data()[0]["categoryId"], Value::Null);
+
+    // The control: Bob's own category is accepted on create and on update, and clearing the
+    // reference (null) needs no check.
+    let bob_category = server
+        .create(
+            "/api/v1/categories",
+            bob.token(),
+            &json!({ "name": "Home" }),
+        )
+        .await;
+    let created = server
+        .create(
+            "/api/v1/tasks",
+            bob.token(),
+            &create_with(&id_of(&bob_category)),
+        )
+        .await;
+    assert_eq!(created["categoryId"], bob_category["id"]);
+    let moved = server
+        .patch(
+            &bob_task_path,
+            bob.token(),
+            &json!({ "categoryId": bob_category["id"] }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.json()["categoryId"], bob_category["id"]);
+    let cleared = server
+        .patch(&bob_task_path, bob.token(), &json!({ "categoryId": null }))
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(cleared.json()["categoryId"], Value::Null);
+
+    // Ada's category is still hers to use.
+    let ada_task = server
+        .patch(
+            &format!("/api/v1/tasks/{}", id_of(&world.ada_tasks[1])),
+            world.ada.token(),
+            &json!({ "categoryId": ada_category }),
+        )
+        .await;
+    assert_eq!(ada_task.status, 200, "{}", ada_task.text);
 }
