@@ -961,6 +961,36 @@ fn id_only_body(state: &AppState, model: ModelId, id: &SqlValue) -> Vec<u8> {
     body
 }
 
+/// Reads the row a PATCH or DELETE is about, locked for the write, and honours `If-Match`:
+/// 404 when the caller may not read it, 412 when its current ETag is not the expected one.
+fn row_for_write(
+    state: &AppState,
+    executor: &mut dyn Executor,
+    plan: &ResourcePlan,
+    id: SqlValue,
+    caller: &CallerInfo,
+    expected: Option<&str>,
+) -> Result<(Row, Projection), ApiError> {
+    let (read, projection) = select_for_write(state, plan.model, id, caller, executor.dialect())?;
+    let Some(old) = executor
+        .query_statement(&read, &projection)?
+        .into_iter()
+        .next()
+    else {
+        return Err(ApiError::not_found(format!(
+            "no {} with this id",
+            plan.resource.model_name
+        )));
+    };
+    if let Some(expected) = expected {
+        let current = etag(&render_plain(state, plan.model, &old, &projection));
+        if !etag_matches(expected, &current) {
+            return Err(ApiError::precondition_failed());
+        }
+    }
+    Ok((old, projection))
+}
+
 fn select_for_write(
     state: &AppState,
     model: ModelId,
@@ -1181,24 +1211,14 @@ pub async fn update_item(
             let state = &writer_state;
             let plan = state.plan_for(index);
             let dialect = executor.dialect();
-            let (read, projection) =
-                select_for_write(state, plan.model, id.clone(), &caller, dialect)?;
-            let Some(old) = executor
-                .query_statement(&read, &projection)?
-                .into_iter()
-                .next()
-            else {
-                return Err(ApiError::not_found(format!(
-                    "no {} with this id",
-                    plan.resource.model_name
-                )));
-            };
-            if let Some(expected) = &expected {
-                let current = etag(&render_plain(state, plan.model, &old, &projection));
-                if !etag_matches(expected, &current) {
-                    return Err(ApiError::precondition_failed());
-                }
-            }
+            let (old, projection) = row_for_write(
+                state,
+                executor,
+                plan,
+                id.clone(),
+                &caller,
+                expected.as_deref(),
+            )?;
             check_references(
                 state,
                 executor,
@@ -1274,24 +1294,15 @@ pub async fn delete_item(
             let state = &writer_state;
             let plan = state.plan_for(index);
             let dialect = executor.dialect();
-            let (read, projection) =
-                select_for_write(state, plan.model, id.clone(), &caller, dialect)?;
-            let Some(old) = executor
-                .query_statement(&read, &projection)?
-                .into_iter()
-                .next()
-            else {
-                return Err(ApiError::not_found(format!(
-                    "no {} with this id",
-                    plan.resource.model_name
-                )));
-            };
-            if let Some(expected) = &expected {
-                let current = etag(&render_plain(state, plan.model, &old, &projection));
-                if !etag_matches(expected, &current) {
-                    return Err(ApiError::precondition_failed());
-                }
-            }
+            // Only its existence, readability and ETag matter here.
+            row_for_write(
+                state,
+                executor,
+                plan,
+                id.clone(),
+                &caller,
+                expected.as_deref(),
+            )?;
             let statement = sql::delete(&state.schema, plan.model, id, &caller.caller, dialect)
                 .map_err(sql::query_error)?;
             let deleted = executor
