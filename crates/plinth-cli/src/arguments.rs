@@ -182,4 +182,12 @@ pub struct ServeOptions {
     /// or `migrate = true` in the config file). Destructive ones are still refused.
     #[arg(long)]
     pub migrate: bool,
+    /// `redis://host:port`: rate limits counted across every node behind the load balancer.
+    /// Without it each node counts its own. If Redis becomes unreachable, nodes fall back to
+    /// their own limits and report `degraded` on /readyz until it is back.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// PostgreSQL connections in this node's pool (default 16).
+    #[arg(long, value_name = "N")]
+    pub pool_size: Option<usize>,
 }

@@ -26,6 +26,8 @@ fn settings(options: &ServeOptions) -> anyhow::Result<ServeConfig> {
         rate_limit_per_user: options.rate_limit_per_user.clone(),
         rate_limit_auth_per_ip: options.rate_limit_auth_per_ip.clone(),
         migrations: options.migrations.clone(),
+        redis: options.redis.clone(),
+        postgres_pool_size: options.pool_size,
         // Only the flag's presence overrides: without it, the file or PLINTH_MIGRATE decide.
         migrate: options.migrate.then_some(true),
         ..ConfigLayer::default()

@@ -43,8 +43,17 @@ pub struct ServeConfig {
     pub sqlite_synchronous: SqliteSynchronous,
     /// Reader connections for SQLite (the writer is one more).
     pub sqlite_readers: usize,
-    /// Connections in the PostgreSQL pool.
+    /// Connections in the PostgreSQL pool (per node: the database sees nodes × this).
     pub postgres_pool_size: usize,
+    /// PostgreSQL's `statement_timeout` on every pooled connection: a runaway query is
+    /// cancelled instead of holding a connection and its locks.
+    pub postgres_statement_timeout: Duration,
+    /// `redis://…`: rate limits counted across every node. `None`: limits are per node.
+    pub redis_url: Option<String>,
+    /// How long realtime events stay in the outbox for clients resuming with `Last-Event-ID`.
+    pub events_retention: Duration,
+    /// Event-stream subscribers one node accepts at once; more get a 503.
+    pub events_max_subscribers: usize,
     /// Stop on SIGINT / SIGTERM (the CLI); tests stop through [`crate::RunningServer::shutdown`].
     pub handle_signals: bool,
     /// The migrations folder (`plinth migrate`'s format). `None`: `migrations/` beside the
@@ -77,6 +86,10 @@ impl Default for ServeConfig {
             sqlite_synchronous: SqliteSynchronous::Full,
             sqlite_readers: 4,
             postgres_pool_size: 16,
+            postgres_statement_timeout: Duration::from_secs(10),
+            redis_url: None,
+            events_retention: Duration::from_secs(60 * 60),
+            events_max_subscribers: 10_000,
             handle_signals: false,
             migrations_directory: None,
             apply_migrations: false,
@@ -158,6 +171,10 @@ pub struct ConfigLayer {
     pub sqlite_synchronous: Option<String>,
     pub sqlite_readers: Option<usize>,
     pub postgres_pool_size: Option<usize>,
+    pub postgres_statement_timeout_ms: Option<u64>,
+    pub redis: Option<String>,
+    pub events_retention_seconds: Option<u64>,
+    pub events_max_subscribers: Option<usize>,
     /// The migrations folder.
     pub migrations: Option<PathBuf>,
     /// Apply pending non-destructive migrations at start.
@@ -185,6 +202,16 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ("PLINTH_REQUEST_TIMEOUT", "request timeout in seconds"),
     ("PLINTH_CORS_ORIGINS", "comma-separated allowed origins"),
     ("PLINTH_SQLITE_SYNCHRONOUS", "FULL or NORMAL"),
+    ("PLINTH_POSTGRES_POOL_SIZE", "PostgreSQL connections per node"),
+    (
+        "PLINTH_POSTGRES_STATEMENT_TIMEOUT_MS",
+        "PostgreSQL statement timeout in milliseconds",
+    ),
+    ("PLINTH_REDIS_URL", "redis://… for limits shared by all nodes"),
+    (
+        "PLINTH_EVENTS_RETENTION",
+        "seconds events stay resumable with Last-Event-ID",
+    ),
     ("PLINTH_MIGRATIONS", "migrations folder"),
     (
         "PLINTH_MIGRATE",
@@ -250,7 +277,11 @@ impl ConfigLayer {
             }),
             sqlite_synchronous: lookup("PLINTH_SQLITE_SYNCHRONOUS"),
             sqlite_readers: None,
-            postgres_pool_size: None,
+            postgres_pool_size: number("PLINTH_POSTGRES_POOL_SIZE")?.map(|n| n as usize),
+            postgres_statement_timeout_ms: number("PLINTH_POSTGRES_STATEMENT_TIMEOUT_MS")?,
+            redis: lookup("PLINTH_REDIS_URL").filter(|url| !url.trim().is_empty()),
+            events_retention_seconds: number("PLINTH_EVENTS_RETENTION")?,
+            events_max_subscribers: None,
             migrations: lookup("PLINTH_MIGRATIONS")
                 .filter(|path| !path.trim().is_empty())
                 .map(PathBuf::from),
@@ -287,6 +318,14 @@ impl ConfigLayer {
             sqlite_synchronous: over.sqlite_synchronous.or(self.sqlite_synchronous),
             sqlite_readers: over.sqlite_readers.or(self.sqlite_readers),
             postgres_pool_size: over.postgres_pool_size.or(self.postgres_pool_size),
+            postgres_statement_timeout_ms: over
+                .postgres_statement_timeout_ms
+                .or(self.postgres_statement_timeout_ms),
+            redis: over.redis.or(self.redis),
+            events_retention_seconds: over
+                .events_retention_seconds
+                .or(self.events_retention_seconds),
+            events_max_subscribers: over.events_max_subscribers.or(self.events_max_subscribers),
             migrations: over.migrations.or(self.migrations),
             migrate: over.migrate.or(self.migrate),
         }
@@ -404,6 +443,22 @@ impl ServeConfig {
         }
         if let Some(size) = layer.postgres_pool_size {
             config.postgres_pool_size = size.clamp(1, 512);
+        }
+        if let Some(milliseconds) = layer.postgres_statement_timeout_ms {
+            config.postgres_statement_timeout = Duration::from_millis(milliseconds);
+        }
+        if let Some(url) = layer.redis.filter(|url| !url.trim().is_empty()) {
+            let url = url.trim();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid("redis", "must start with `redis://` or `rediss://`"));
+            }
+            config.redis_url = Some(url.to_string());
+        }
+        if let Some(seconds) = layer.events_retention_seconds {
+            config.events_retention = Duration::from_secs(seconds.max(1));
+        }
+        if let Some(subscribers) = layer.events_max_subscribers {
+            config.events_max_subscribers = subscribers.max(1);
         }
         config.migrations_directory = layer.migrations.filter(|path| !path.as_os_str().is_empty());
         config.apply_migrations = layer.migrate.unwrap_or(false);
