@@ -6,9 +6,12 @@
 //! Decisions recorded here (and repeated in the generated docs):
 //! - A model is a resource when it has at least one `@@allow` rule. An operation exists when some
 //!   `@@allow` rule names it (`read` gives list and get).
-//! - Realtime event streams (`GET /api/v1/<name>/events`) are not served yet, so they are not part
-//!   of the API: nothing may promise them. Until they are, `/events` is just an `{id}` that does
-//!   not exist (404) or does not parse (400 `invalid_id`).
+//! - Every readable resource has a realtime event stream, `GET /api/v1/<name>/events`
+//!   ([`Resource::events_path`]): Server-Sent Events named `created`, `updated` and `deleted`,
+//!   each carrying the row as `GET /{id}` renders it for the subscriber (read rules and field
+//!   rules applied per subscriber), with a resumable `id` ([`EVENT_NAMES`],
+//!   [`LAST_EVENT_ID_HEADER`]). The path is a static segment next to `/{id}`, so `events` is not
+//!   usable as a string id through the item routes.
 //! - Item routes (`/{id}`) need a single-field primary key. Models with a composite `@@id` are
 //!   still listed and created, but have no item routes: [`Resource::item_path`] is `None`.
 //! - Fields with `@default(auth().…)` are filled by the server from the caller and are not
@@ -47,6 +50,15 @@ pub const READY_PATH: &str = "/readyz";
 pub const METRICS_PATH: &str = "/metrics";
 pub const OPENAPI_PATH: &str = "/openapi.json";
 pub const DOCS_PATH: &str = "/docs";
+
+/// The `event:` names of a resource's event stream, in the order they are documented.
+pub const EVENT_NAMES: [&str; 3] = ["created", "updated", "deleted"];
+/// The request header a reconnecting subscriber sends with the last `id:` it received.
+pub const LAST_EVENT_ID_HEADER: &str = "Last-Event-ID";
+/// The media type of event streams.
+pub const EVENT_STREAM_MEDIA_TYPE: &str = "text/event-stream";
+/// The last path segment of an event stream: `/api/v1/<name>/events`.
+pub const EVENTS_SEGMENT: &str = "events";
 
 /// `Idempotency-Key` values: 1 to this many visible ASCII characters (`!` to `~`).
 pub const IDEMPOTENCY_KEY_MAX_LENGTH: usize = 255;
@@ -175,11 +187,14 @@ pub struct Endpoints {
     pub update: bool,
     /// `DELETE /api/v1/<name>/{id}`.
     pub delete: bool,
+    /// `GET /api/v1/<name>/events`: exists exactly when `list` does (the same read rules decide
+    /// which events a subscriber receives).
+    pub events: bool,
 }
 
 impl Endpoints {
     pub fn any(self) -> bool {
-        self.list || self.get || self.create || self.update || self.delete
+        self.list || self.get || self.create || self.update || self.delete || self.events
     }
 }
 
@@ -195,6 +210,9 @@ pub struct Resource {
     pub path: String,
     /// `/api/v1/order-items/{id}`; `None` when the model has no single-field primary key.
     pub item_path: Option<String>,
+    /// `/api/v1/order-items/events`, the Server-Sent Events stream of the rows' changes;
+    /// `None` when the resource cannot be read (no `read` rule), like `endpoints.events`.
+    pub events_path: Option<String>,
     /// The primary key fields (one or more).
     pub id_fields: Vec<usize>,
     /// The field `{id}` stands for, when the key is a single field.
@@ -534,7 +552,9 @@ pub fn api(schema: &Schema) -> Api {
             create: allowed_at_all(model, Operation::Create),
             update: allowed_at_all(model, Operation::Update) && has_item,
             delete: allowed_at_all(model, Operation::Delete) && has_item,
+            events: can_read,
         };
+        let events_path = can_read.then(|| format!("{path}/{EVENTS_SEGMENT}"));
         let anonymous_read = anonymous_may_perform(&model.policies, Operation::Read);
         let anonymous = Endpoints {
             list: endpoints.list && anonymous_read,
@@ -542,6 +562,7 @@ pub fn api(schema: &Schema) -> Api {
             create: endpoints.create && anonymous_may_perform(&model.policies, Operation::Create),
             update: endpoints.update && anonymous_may_perform(&model.policies, Operation::Update),
             delete: endpoints.delete && anonymous_may_perform(&model.policies, Operation::Delete),
+            events: endpoints.events && anonymous_read,
         };
 
         let readable_fields = readable_fields(model);
@@ -615,6 +636,7 @@ pub fn api(schema: &Schema) -> Api {
             name,
             path,
             item_path,
+            events_path,
             id_fields,
             item_id_field,
             endpoints,

@@ -104,6 +104,37 @@ fn operations_follow_the_allow_rules() {
 }
 
 #[test]
+fn readable_resources_have_an_event_stream() {
+    let schema = compile(SHOP);
+    let api = api(&schema);
+    let orders = api.resource_by_name("orders").expect("orders");
+    assert_eq!(orders.events_path.as_deref(), Some("/api/v1/orders/events"));
+    assert!(orders.endpoints.events && !orders.anonymous.events);
+    // Composite keys have no item routes, but their changes still stream.
+    let items = api.resource_by_name("order-items").expect("order-items");
+    assert_eq!(
+        items.events_path.as_deref(),
+        Some("/api/v1/order-items/events")
+    );
+    assert!(items.anonymous.events);
+
+    let write_only = compile(
+        r#"
+model Feedback {
+  id   Int    @id @default(autoincrement())
+  text String
+
+  @@allow("create", true)
+}
+"#,
+    );
+    let api = plinth_api::api(&write_only);
+    let feedback = api.resource_by_name("feedback").expect("feedback");
+    assert_eq!(feedback.events_path, None);
+    assert!(!feedback.endpoints.events && feedback.endpoints.any());
+}
+
+#[test]
 fn composite_keys_have_no_item_routes() {
     let schema = compile(SHOP);
     let api = api(&schema);

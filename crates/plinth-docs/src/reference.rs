@@ -180,7 +180,14 @@ characters), so a retried create does not create twice.
 character.
 - **Item routes.** `/{id}` routes exist for models with a single-field primary key; a model with \
 a composite `@@id` can be listed and created, not addressed one row at a time.
-- **Realtime.** Event streams (`GET /api/v1/<resource>/events`) are not served yet.
+- **Realtime.** Every readable resource streams its changes at `GET /api/v1/<resource>/events` \
+as Server-Sent Events (`text/event-stream`): `event:` is `created`, `updated` or `deleted`, \
+`data:` is one line of JSON, the row exactly as a read returns it to the subscriber (for \
+`deleted`, the row as it was), and `id:` is the event's position. Each subscriber receives only \
+the events its read rules allow, with field rules applied, whichever node took the write. To \
+resume after a disconnect, send the last `id:` back as `Last-Event-ID` (browsers' \
+`EventSource` does this by itself): no event in between is lost, within the server's event \
+retention. A `Last-Event-ID` that is not a number is a 400.
 ";
 
 /// The Markdown API reference of a schema. Deterministic.
@@ -425,9 +432,10 @@ fn resource_section(
     let _ = writeln!(out, "| Method | Path | Does | Success | Anonymous |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     let item = resource.item_path.clone().unwrap_or_default();
+    let events = resource.events_path.clone().unwrap_or_default();
     let anonymous = |flag: bool| if flag { "may succeed" } else { "no (401)" };
     let endpoints = resource.endpoints;
-    let rows: [(bool, &str, &str, String, &str, bool); 5] = [
+    let rows: [(bool, &str, &str, String, &str, bool); 6] = [
         (
             endpoints.list,
             "GET",
@@ -467,6 +475,14 @@ fn resource_section(
             "delete".into(),
             "204",
             resource.anonymous.delete,
+        ),
+        (
+            endpoints.events && resource.events_path.is_some(),
+            "GET",
+            &events,
+            "stream changes (Server-Sent Events)".into(),
+            "200 `text/event-stream`",
+            resource.anonymous.events,
         ),
     ];
     for (exists, method, path, does, success, may_be_anonymous) in rows {

@@ -227,7 +227,8 @@ impl Builder<'_> {
              Errors are `application/problem+json` (RFC 9457). Lists are paged with `limit` \
              (default {default}, at most {max}) and `cursor`; answers carry `next_cursor`. \
              Reads return an `ETag`; `PATCH` and `DELETE` accept `If-Match`; `POST` accepts \
-             `Idempotency-Key`. `BigInt` and `Decimal` values travel as strings.",
+             `Idempotency-Key`. `BigInt` and `Decimal` values travel as strings. Each readable \
+             resource streams its changes as Server-Sent Events at `<resource>/events`.",
             base = plinth_api::BASE_PATH,
             default = limits.default,
             max = limits.max,
@@ -353,6 +354,10 @@ impl Builder<'_> {
         if !collection.is_empty() {
             paths.insert(resource.path.clone(), Json::Object(collection));
         }
+        if let (true, Some(events_path)) = (resource.endpoints.events, &resource.events_path) {
+            let spec = self.events_operation(resource, model, &names.read, &tag);
+            paths.insert(events_path.clone(), json!({ "get": spec.into_json() }));
+        }
 
         let (Some(item_path), Some(id_index)) = (&resource.item_path, resource.item_id_field)
         else {
@@ -447,6 +452,69 @@ impl Builder<'_> {
         }
         if item.len() > 1 {
             paths.insert(item_path.clone(), Json::Object(item));
+        }
+    }
+
+    /// `GET <path>/events`: a Server-Sent Events stream. SSE bodies have no JSON Schema in
+    /// OpenAPI 3.1, so the stream is a string and the schema of each event's `data` is named
+    /// in the description and in the `x-plinth-event-data` extension of the media type.
+    fn events_operation(
+        &self,
+        resource: &Resource,
+        model: &Model,
+        read_schema: &str,
+        tag: &str,
+    ) -> OperationSpec {
+        let singular = plinth_api::pascal_case(&resource.model_name);
+        let row_source = if resource.item_path.is_some() {
+            "`GET /{id}`"
+        } else {
+            "the list"
+        };
+        let event_format = format!(
+            "A Server-Sent Events stream that stays open. Each event has `id:` (its position in \
+             the stream: reconnect with it in `Last-Event-ID` to receive every later event, \
+             within the server's event retention), `event:` ({events}) and `data:` (one line of \
+             JSON: the row as {row_source} returns it to this caller, schema `{read_schema}`; \
+             for `deleted`, the row as it was). Lines starting with `:` are comments that keep \
+             the connection alive.",
+            events = plinth_api::EVENT_NAMES
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        OperationSpec {
+            tag: tag.to_string(),
+            operation_id: format!("stream{singular}Events"),
+            summary: format!("Stream changes to {}", resource.name),
+            description: Some(with_policy_note(
+                "Every row created, updated or deleted, on any node, that the read policy lets \
+                 the caller see: the policy and the field rules are checked for each event and \
+                 each subscriber, on the row as the write left it (for `deleted`, as it was), \
+                 and events the caller may not read are left out. Rules that look at other \
+                 rows read them as they are when the event is delivered. 503 also when the \
+                 node serves as many streams as it allows.",
+                model,
+                plinth_model::Operation::Read,
+            )),
+            access: Access::for_resource(self.api, resource.anonymous.events),
+            parameters: vec![parameter_reference("LastEventId")],
+            request_body: None,
+            success: vec![(
+                "200".into(),
+                json!({
+                    "description": event_format,
+                    "content": {
+                        plinth_api::EVENT_STREAM_MEDIA_TYPE: {
+                            "schema": { "type": "string" },
+                            "x-plinth-event-names": plinth_api::EVENT_NAMES,
+                            "x-plinth-event-data": reference(read_schema)
+                        }
+                    }
+                }),
+            )],
+            errors: vec!["400", "401"],
         }
     }
 
@@ -928,6 +996,13 @@ impl Builder<'_> {
                     "maxLength": plinth_api::IF_MATCH_MAX_LENGTH,
                     "pattern": "^[!-~](?:[ -~]*[!-~])?$"
                 }
+            },
+            "LastEventId": {
+                "name": plinth_api::LAST_EVENT_ID_HEADER,
+                "in": "header",
+                "required": false,
+                "description": "The `id:` of the last event received: the stream resumes with the events after it. Browsers' `EventSource` sends it by itself when it reconnects; a value that is not a number is a 400",
+                "schema": { "type": "string", "pattern": "^[0-9]{1,19}$" }
             },
             "IfNoneMatch": {
                 "name": "If-None-Match",

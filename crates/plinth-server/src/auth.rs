@@ -49,6 +49,22 @@ struct Claims {
     exp: u64,
     iat: u64,
     iss: String,
+    /// The session (refresh-token family) the token belongs to; logging out ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+}
+
+/// What a valid access token says.
+#[derive(Debug)]
+pub struct VerifiedToken {
+    pub subject: String,
+    pub session: Option<String>,
+}
+
+/// A new refresh token and the session (family) it belongs to.
+pub struct IssuedRefreshToken {
+    pub token: String,
+    pub session: String,
 }
 
 impl JwtKeys {
@@ -65,23 +81,42 @@ impl JwtKeys {
         }
     }
 
+    #[cfg(test)]
     pub fn issue(&self, subject: &str, lifetime_seconds: u64) -> Result<String, ApiError> {
+        self.issue_for_session(subject, None, lifetime_seconds)
+    }
+
+    pub fn issue_for_session(
+        &self,
+        subject: &str,
+        session: Option<&str>,
+        lifetime_seconds: u64,
+    ) -> Result<String, ApiError> {
         let now = unix_now();
         let claims = Claims {
             sub: subject.to_string(),
             iat: now,
             exp: now + lifetime_seconds,
             iss: ISSUER.to_string(),
+            sid: session.map(str::to_string),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)
     }
 
     /// The subject of a valid token; `None` for anything forged, expired or malformed.
+    #[cfg(test)]
     pub fn verify(&self, token: &str) -> Option<String> {
+        self.verify_token(token).map(|verified| verified.subject)
+    }
+
+    pub fn verify_token(&self, token: &str) -> Option<VerifiedToken> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
-            .map(|data| data.claims.sub)
+            .map(|data| VerifiedToken {
+                subject: data.claims.sub,
+                session: data.claims.sid,
+            })
     }
 }
 
@@ -249,14 +284,23 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
         _ => return Err(ApiError::invalid_token()),
     };
     let auth = state.auth.as_ref().ok_or_else(ApiError::invalid_token)?;
-    let subject = state
+    let verified = state
         .jwt
-        .verify(token)
+        .verify_token(token)
         .ok_or_else(ApiError::invalid_token)?;
+    if verified
+        .session
+        .as_deref()
+        .is_some_and(|session| state.sessions.is_revoked(session))
+    {
+        // Logged out (or its refresh token was stolen and reused): dead on every node.
+        return Err(ApiError::invalid_token());
+    }
+    let subject = verified.subject;
     let id = auth
         .id_from_subject(&subject)
         .ok_or_else(ApiError::invalid_token)?;
-    state.limiters.check_user(&subject)?;
+    state.limiters.check_user(&subject).await?;
     if !auth.known_users.is_fresh(&subject) {
         let rows = state
             .store
@@ -306,6 +350,13 @@ impl KnownUsers {
         }
     }
 
+    /// Forgets everyone (after the cluster bus reconnects: deletions may have been missed).
+    pub fn clear(&self) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.clear();
+        }
+    }
+
     pub fn forget(&self, subject: &str) {
         if let Ok(mut seen) = self.seen.lock() {
             seen.remove(subject);
@@ -325,16 +376,19 @@ async fn token_response(
     state: &Arc<AppState>,
     status: StatusCode,
     user_id: SqlValue,
-    refresh_token: String,
+    refresh_token: IssuedRefreshToken,
 ) -> Result<Response, ApiError> {
     let auth = state
         .auth
         .as_ref()
         .ok_or_else(|| ApiError::not_found("no auth model"))?;
     let subject = subject_of(&user_id);
-    let access_token = state
-        .jwt
-        .issue(&subject, state.config.access_token_lifetime.as_secs())?;
+    let access_token = state.jwt.issue_for_session(
+        &subject,
+        Some(&refresh_token.session),
+        state.config.access_token_lifetime.as_secs(),
+    )?;
+    let refresh_token = refresh_token.token;
     let caller = Caller {
         user_id: Some(user_id.clone()),
     };
@@ -371,7 +425,7 @@ fn insert_refresh_token(
     user_subject: &str,
     family: Option<String>,
     lifetime_seconds: u64,
-) -> Result<String, ApiError> {
+) -> Result<IssuedRefreshToken, ApiError> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes());
     let family = family.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let dialect = executor.dialect();
@@ -389,12 +443,15 @@ fn insert_refresh_token(
         &[
             SqlValue::Text(sha256_hex(token.as_bytes())),
             SqlValue::Text(user_subject.to_string()),
-            SqlValue::Text(family),
+            SqlValue::Text(family.clone()),
             SqlValue::Int((now + lifetime_seconds) as i64),
             SqlValue::Int(now as i64),
         ],
     )?;
-    Ok(token)
+    Ok(IssuedRefreshToken {
+        token,
+        session: family,
+    })
 }
 
 /// `POST /api/v1/auth/register`.
@@ -594,8 +651,12 @@ fn invalid_refresh_token() -> ApiError {
 }
 
 enum Rotation {
-    Rotated { user_subject: String, token: String },
-    Refused,
+    Rotated {
+        user_subject: String,
+        token: IssuedRefreshToken,
+    },
+    /// Unknown, expired or reused; a reuse ended the session named here.
+    Refused { ended: Option<(String, u64)> },
 }
 
 /// `POST /api/v1/auth/refresh`.
@@ -605,6 +666,7 @@ pub async fn refresh(state: Arc<AppState>, request: Request) -> Result<Response,
     let presented = refresh_token_member(&body)?;
     let hash = sha256_hex(presented.as_bytes());
     let lifetime = state.config.refresh_token_lifetime.as_secs();
+    let access_lifetime = state.config.access_token_lifetime.as_secs();
     let rotation = state
         .store
         .write(move |executor| {
@@ -630,18 +692,32 @@ pub async fn refresh(state: Arc<AppState>, request: Request) -> Result<Response,
             // Unknown, expired, or reused. Reuse of a used token means it leaked: revoke its
             // whole family so the thief's copy dies too (committed, then 401).
             let revoke = format!(
-                "UPDATE \"_plinth_refresh_tokens\" SET revoked = 1 WHERE family_id IN (SELECT family_id FROM \"_plinth_refresh_tokens\" WHERE token_hash = {} AND used = 1)",
+                "UPDATE \"_plinth_refresh_tokens\" SET revoked = 1 WHERE family_id IN (SELECT family_id FROM \"_plinth_refresh_tokens\" WHERE token_hash = {} AND used = 1) RETURNING family_id",
                 placeholder(dialect, 1)
             );
-            let revoked = executor.execute(&revoke, &[SqlValue::Text(hash)])?;
-            if revoked > 0 {
-                tracing::warn!("a used refresh token was presented again; its family is revoked");
-            }
-            Ok(Rotation::Refused)
+            let revoked = executor.query(&revoke, &[SqlValue::Text(hash)], &[Decode::Text])?;
+            let family = revoked.into_iter().find_map(|row| match row.into_iter().next() {
+                Some(SqlValue::Text(family)) => Some(family),
+                _ => None,
+            });
+            let ended = match family {
+                Some(family) => {
+                    tracing::warn!("a used refresh token was presented again; its family is revoked");
+                    let until = crate::sessions::record_revocation(executor, &family, access_lifetime)?;
+                    Some((family, until))
+                }
+                None => None,
+            };
+            Ok(Rotation::Refused { ended })
         })
         .await?;
     match rotation {
-        Rotation::Refused => Err(invalid_refresh_token()),
+        Rotation::Refused { ended } => {
+            if let Some((session, until)) = ended {
+                end_session_everywhere(&state, &session, until).await;
+            }
+            Err(invalid_refresh_token())
+        }
         Rotation::Rotated {
             user_subject,
             token,
@@ -664,18 +740,49 @@ pub async fn logout(state: Arc<AppState>, request: Request) -> Result<Response, 
     let body = read_json_object(&state, request).await?;
     let presented = refresh_token_member(&body)?;
     let hash = sha256_hex(presented.as_bytes());
-    state
+    let access_lifetime = state.config.access_token_lifetime.as_secs();
+    let ended = state
         .store
         .write(move |executor| {
             let sql = format!(
-                "UPDATE \"_plinth_refresh_tokens\" SET revoked = 1 WHERE family_id IN (SELECT family_id FROM \"_plinth_refresh_tokens\" WHERE token_hash = {})",
+                "UPDATE \"_plinth_refresh_tokens\" SET revoked = 1 WHERE family_id IN (SELECT family_id FROM \"_plinth_refresh_tokens\" WHERE token_hash = {}) RETURNING family_id",
                 placeholder(executor.dialect(), 1)
             );
-            executor.execute(&sql, &[SqlValue::Text(hash)])?;
-            Ok(())
+            let rows = executor.query(&sql, &[SqlValue::Text(hash)], &[Decode::Text])?;
+            let family = rows.into_iter().find_map(|row| match row.into_iter().next() {
+                Some(SqlValue::Text(family)) => Some(family),
+                _ => None,
+            });
+            match family {
+                Some(family) => {
+                    let until =
+                        crate::sessions::record_revocation(executor, &family, access_lifetime)?;
+                    Ok(Some((family, until)))
+                }
+                None => Ok(None),
+            }
         })
         .await?;
+    if let Some((session, until)) = ended {
+        end_session_everywhere(&state, &session, until).await;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// After the revocation committed: this node stops accepting the session's access tokens now;
+/// on PostgreSQL, wait (bounded) until the bus has carried the NOTIFY back to this node, by
+/// which time PostgreSQL has sent it to every other node too, so the 204 means "everywhere".
+async fn end_session_everywhere(state: &AppState, session: &str, until: u64) {
+    if state.cluster.bus_connected() {
+        let heard = state
+            .sessions
+            .wait_heard(session, std::time::Duration::from_secs(1))
+            .await;
+        if !heard {
+            tracing::warn!("the cluster bus did not echo a session revocation within 1 s");
+        }
+    }
+    state.sessions.revoke(session, until);
 }
 
 async fn user_exists(state: &Arc<AppState>, id: SqlValue) -> Result<bool, ApiError> {

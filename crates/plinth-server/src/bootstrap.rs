@@ -31,6 +31,7 @@ fn plinth_tables_ddl(dialect: Dialect) -> String {
         "CREATE TABLE IF NOT EXISTS \"_plinth_meta\" (\n  key TEXT PRIMARY KEY,\n  value TEXT NOT NULL\n);\n\
          CREATE TABLE IF NOT EXISTS \"_plinth_refresh_tokens\" (\n  token_hash TEXT PRIMARY KEY,\n  user_id TEXT NOT NULL,\n  family_id TEXT NOT NULL,\n  expires_at BIGINT NOT NULL,\n  used {flag},\n  revoked {flag},\n  created_at BIGINT NOT NULL\n);\n\
          CREATE INDEX IF NOT EXISTS \"_plinth_refresh_tokens_family\" ON \"_plinth_refresh_tokens\" (family_id);\n\
+         CREATE TABLE IF NOT EXISTS \"_plinth_revoked_sessions\" (\n  session_id TEXT PRIMARY KEY,\n  expires_at BIGINT NOT NULL\n);\n\
          CREATE TABLE IF NOT EXISTS \"_plinth_idempotency\" (\n  idempotency_key TEXT NOT NULL,\n  caller TEXT NOT NULL,\n  route TEXT NOT NULL,\n  request_hash TEXT NOT NULL,\n  status INTEGER NOT NULL,\n  location TEXT,\n  etag TEXT,\n  body TEXT NOT NULL,\n  created_at BIGINT NOT NULL,\n  PRIMARY KEY (idempotency_key, caller, route)\n);\n"
     )
 }
@@ -124,6 +125,7 @@ pub async fn initialize(
     let commands = commands.clone();
     let expected = expected_tables(schema);
     let database = store.describe();
+    let event_schema = schema.clone();
     store
         .write(move |executor| {
             if dialect == Dialect::Postgres {
@@ -159,6 +161,9 @@ pub async fn initialize(
                 );
             }
             executor.batch(&plinth_tables_ddl(dialect))?;
+            // The realtime outbox and its capture triggers, on every start: a migration that
+            // rebuilt a table (SQLite) dropped its triggers.
+            crate::events::install(executor, &event_schema)?;
             write_meta(executor, FINGERPRINT_KEY, &fingerprint)?;
             let stored_jwt_secret = if want_stored_secret {
                 let generated = sha256_hex(&random_bytes());

@@ -43,6 +43,18 @@ async fn caller_for(
     Ok(caller)
 }
 
+/// `GET /api/v1/<resource>/events`: authenticated like the list, then streamed by `events`.
+pub async fn event_stream(
+    state: Arc<AppState>,
+    index: usize,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let plan = state.plan_for(index);
+    let caller = caller_for(&state, plan.resource.anonymous.list, request.headers()).await?;
+    only_parameters(&request, &[])?;
+    crate::events::stream(state, index, request, caller).await
+}
+
 /// The answer when a policy refuses a write on a readable row.
 fn refusal(state: &AppState, caller: &CallerInfo, operation: Operation) -> ApiError {
     if caller.is_anonymous() && state.auth.is_some() {

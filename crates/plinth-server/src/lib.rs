@@ -11,13 +11,16 @@
 
 mod auth;
 mod bootstrap;
+mod cluster;
 pub mod config;
 mod crud;
 pub mod error;
+mod events;
 mod http;
 mod idempotency;
 mod ops;
 mod rows;
+mod sessions;
 mod sql;
 mod state;
 pub mod store;
@@ -197,7 +200,8 @@ async fn build_state(
         .flatten();
     let openapi_json = axum::body::Bytes::from(openapi_text(&schema));
     let docs_html = axum::body::Bytes::from(ops::docs_page(&schema));
-    Arc::new(AppState {
+    let events = events::Events::new(&schema);
+    let state = Arc::new(AppState {
         api,
         plans,
         model_plans,
@@ -211,7 +215,17 @@ async fn build_state(
         store,
         schema,
         config,
-    })
+        sessions: sessions::RevokedSessions::default(),
+        cluster: cluster::Cluster::default(),
+        events,
+    });
+    // Sessions revoked before this node started (SQLite: this process's earlier runs).
+    if let Ok(revoked) = state.store.read(sessions::load).await {
+        state.sessions.replace(revoked);
+    }
+    cluster::spawn(&state);
+    events::spawn_dispatcher(&state);
+    state
 }
 
 /// Compiles the schema: the schema and its rendered warnings, or the rendered errors.
@@ -335,6 +349,7 @@ pub async fn start(config: ServeConfig, source: SchemaSource) -> Result<RunningS
     })?;
     let database = prepared.state.store.describe();
     spawn_housekeeping(Arc::downgrade(&prepared.state));
+    let closing_state = Arc::clone(&prepared.state);
     let router = http::router(prepared.state);
     let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -342,7 +357,11 @@ pub async fn start(config: ServeConfig, source: SchemaSource) -> Result<RunningS
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal(receiver, handle_signals))
+        .with_graceful_shutdown(async move {
+            shutdown_signal(receiver, handle_signals).await;
+            // Event streams never end by themselves; end them so in-flight requests can.
+            closing_state.events.close_all();
+        })
         .await
     });
     Ok(RunningServer {
@@ -365,6 +384,7 @@ fn spawn_housekeeping(state: std::sync::Weak<AppState>) {
                 return;
             };
             state.limiters.shrink();
+            state.sessions.shrink();
             if let Some(auth) = &state.auth {
                 auth.known_users.shrink();
             }

@@ -2,6 +2,7 @@
 //! `/openapi.json` and `/docs` (a self-contained HTML page: no CDN, no script).
 
 use crate::error::ApiError;
+use crate::http::limits::RedisStatus;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -21,18 +22,25 @@ pub async fn healthz() -> Response {
     with_content_type(r#"{"status":"ok"}"#, "application/json")
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers (else a 503 problem). With Redis configured but not
+/// answering the node is `degraded` yet still ready (200): it enforces local rate limits, and
+/// taking every node out of the load balancer over a Redis outage would be an outage.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    if state.store.ping().await {
-        Ok(with_content_type(
-            r#"{"status":"ready"}"#,
-            "application/json",
-        ))
-    } else {
+    if !state.store.ping().await {
         let mut error = ApiError::service_unavailable("the database does not answer");
         error.code = "not_ready";
-        Err(error)
+        return Err(error);
     }
+    let redis = state.limiters.redis_status();
+    let status = match redis {
+        RedisStatus::Unavailable => "degraded",
+        RedisStatus::Healthy | RedisStatus::Disabled => "ready",
+    };
+    let body = serde_json::json!({
+        "status": status,
+        "checks": { "database": "ok", "redis": redis.as_str() },
+    });
+    Ok(with_content_type(body.to_string(), "application/json"))
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
@@ -42,6 +50,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let (in_use, total) = state.store.pool_usage();
     metrics::gauge!("plinth_db_connections_in_use").set(in_use as f64);
     metrics::gauge!("plinth_db_connections_total").set(total as f64);
+    metrics::gauge!("plinth_event_subscribers").set(state.events.subscriber_count() as f64);
     with_content_type(handle.render(), "text/plain; version=0.0.4")
 }
 

@@ -29,6 +29,12 @@ pub struct AppState {
     /// `/docs`, rendered once.
     pub docs_html: bytes_like::Shared,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Sessions ended before their access tokens expire (logout), on every node.
+    pub sessions: crate::sessions::RevokedSessions,
+    /// The PostgreSQL LISTEN connection's state.
+    pub cluster: crate::cluster::Cluster,
+    /// Realtime events: this node's hub and subscribers.
+    pub events: crate::events::Events,
 }
 
 /// Cheaply clonable immutable bytes for precomputed bodies.

@@ -1,5 +1,7 @@
 //! SQL for a Plinth model: the initial migration (DDL) for SQLite and PostgreSQL.
 //!
+//! [`events`] holds the outbox table and capture triggers behind realtime events.
+//!
 //! [`create_schema`] writes `0001_init.sql` for a dialect; [`quote_ident`] and [`column_type`]
 //! are the pieces the server reuses so that its queries agree with the tables.
 //!
@@ -9,6 +11,7 @@
 
 mod checks;
 mod ddl;
+pub mod events;
 mod literals;
 mod names;
 pub mod query;

@@ -6,6 +6,7 @@
 mod bench_schema;
 mod build;
 mod check;
+mod cluster;
 mod corpus;
 mod examples;
 mod format;

@@ -76,6 +76,14 @@ pub fn router(state: Shared) -> Router {
         if endpoints.list || endpoints.create {
             router = router.route(&resource.path, collection);
         }
+        if endpoints.list {
+            router = router.route(
+                &format!("{}/events", resource.path),
+                get(move |State(state): State<Shared>, request: Request| {
+                    crud::event_stream(state, index, request)
+                }),
+            );
+        }
         if let Some(item_path) = &resource.item_path {
             let mut item: MethodRouter<Shared> = MethodRouter::new();
             if endpoints.get {
@@ -230,7 +238,7 @@ async fn around_request(State(state): State<Shared>, request: Request, next: Nex
     let work = {
         let state = Arc::clone(&state);
         async move {
-            if let Err(refused) = state.limiters.check_ip(client_ip, is_auth_route) {
+            if let Err(refused) = state.limiters.check_ip(client_ip, is_auth_route).await {
                 return refused.into_response();
             }
             match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {

@@ -271,7 +271,12 @@ pub async fn open(url: &str, config: &crate::ServeConfig) -> Result<Store, Store
     let trimmed = url.trim();
     if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
         return Ok(Store::Postgres(
-            PostgresStore::connect(trimmed, config.postgres_pool_size).await?,
+            PostgresStore::connect(
+                trimmed,
+                config.postgres_pool_size,
+                config.postgres_statement_timeout,
+            )
+            .await?,
         ));
     }
     let location = sqlite_location(trimmed);

@@ -23,12 +23,35 @@ type BoxError = Box<dyn StdError + Sync + Send>;
 pub struct PostgresStore {
     pool: Pool,
     description: String,
+    /// The connection settings, for connections outside the pool (the LISTEN connection).
+    config: std::sync::Arc<tokio_postgres::Config>,
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
-        let config = tokio_postgres::Config::from_str(url)
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        statement_timeout: std::time::Duration,
+    ) -> Result<PostgresStore, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|error| StoreError::Unavailable(format!("invalid PostgreSQL URL: {error}")))?;
+        // A runaway statement is cancelled by the server (SQLSTATE 57014, answered 503) instead
+        // of holding a pooled connection and its locks; a dead peer is noticed by TCP keepalive
+        // instead of hanging a request until the kernel gives up.
+        let timeout_ms = statement_timeout.as_millis().max(1);
+        let options = match config.get_options() {
+            Some(existing) => format!("{existing} -c statement_timeout={timeout_ms}"),
+            None => format!("-c statement_timeout={timeout_ms}"),
+        };
+        config
+            .options(&options)
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30));
+        if config.get_application_name().is_none() {
+            config.application_name("plinth");
+        }
+        let listen_config = config.clone();
         let description = describe_config(&config);
         let manager = Manager::from_config(
             config,
@@ -44,7 +67,11 @@ impl PostgresStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-        let store = PostgresStore { pool, description };
+        let store = PostgresStore {
+            pool,
+            description,
+            config: std::sync::Arc::new(listen_config),
+        };
         // Fail at startup, not at the first request, when the server is unreachable.
         let _connection = store.client().await?;
         Ok(store)
@@ -52,6 +79,11 @@ impl PostgresStore {
 
     pub fn describe(&self) -> String {
         self.description.clone()
+    }
+
+    /// The connection settings (the pool's), for a dedicated connection such as LISTEN's.
+    pub fn connection_config(&self) -> std::sync::Arc<tokio_postgres::Config> {
+        self.config.clone()
     }
 
     pub fn pool_usage(&self) -> (usize, usize) {
@@ -143,6 +175,7 @@ async fn query_on(
     params: &[SqlValue],
     decode: &[Decode],
 ) -> Result<Vec<Row>, StoreError> {
+    metrics::counter!("plinth_db_queries_total").increment(1);
     let statement = client.prepare_cached(sql).await.map_err(classify)?;
     let params: Vec<Param<'_>> = params.iter().map(Param).collect();
     let references: Vec<&(dyn ToSql + Sync)> = params
@@ -187,6 +220,7 @@ impl Executor for PostgresExecutor<'_> {
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
         let client = self.client;
+        metrics::counter!("plinth_db_queries_total").increment(1);
         self.handle.block_on(async move {
             let statement = client.prepare_cached(sql).await.map_err(classify)?;
             let params: Vec<Param<'_>> = params.iter().map(Param).collect();
@@ -203,6 +237,7 @@ impl Executor for PostgresExecutor<'_> {
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         let client = self.client;
+        metrics::counter!("plinth_db_queries_total").increment(1);
         self.handle
             .block_on(async move { client.batch_execute(sql).await.map_err(classify) })
     }
@@ -236,7 +271,12 @@ fn classify(error: tokio_postgres::Error) -> StoreError {
         } else if code.code().starts_with("22") {
             // Class 22: data exceptions (out of range, invalid text representation, too long).
             StoreError::InvalidValue(detail)
-        } else if code.code().starts_with("08") || *code == SqlState::ADMIN_SHUTDOWN {
+        } else if ["08", "53", "57"]
+            .iter()
+            .any(|class| code.code().starts_with(class))
+        {
+            // Connection exceptions, insufficient resources (too many connections), operator
+            // intervention (shutdown, statement timeout): the database, not the request.
             StoreError::Unavailable(detail)
         } else {
             StoreError::Other(detail)
@@ -253,7 +293,12 @@ fn classify(error: tokio_postgres::Error) -> StoreError {
             .unwrap_or_default();
         return StoreError::InvalidValue(format!("{text}: {cause}"));
     }
-    StoreError::Other(text)
+    if text.contains("deserializ") {
+        return StoreError::Other(text);
+    }
+    // Anything else without a database error is the transport: a reset or refused connection,
+    // a timeout, a server that went away mid-query.
+    StoreError::Unavailable(text)
 }
 
 /// A result value of any PostgreSQL type.

@@ -27,6 +27,9 @@ struct Inner {
     reader_available: Condvar,
     reader_count: usize,
     path: Option<PathBuf>,
+    /// Signalled after every committed write, so the event dispatcher reads the outbox at once
+    /// (PostgreSQL has NOTIFY for this; one SQLite process is the only writer).
+    committed: Arc<tokio::sync::Notify>,
 }
 
 const STATEMENT_CACHE_CAPACITY: usize = 512;
@@ -94,8 +97,14 @@ impl SqliteStore {
                 reader_available: Condvar::new(),
                 reader_count,
                 path,
+                committed: Arc::new(tokio::sync::Notify::new()),
             }),
         })
+    }
+
+    /// Signalled after each committed write transaction.
+    pub fn commits(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.committed.clone()
     }
 
     pub fn path(&self) -> Option<&std::path::Path> {
@@ -166,6 +175,7 @@ impl SqliteStore {
                     transaction
                         .commit()
                         .map_err(|error| ApiError::from(classify(error)))?;
+                    inner.committed.notify_one();
                     Ok(value)
                 }
                 Err(error) => {
@@ -247,6 +257,7 @@ impl Executor for SqliteExecutor<'_> {
         params: &[SqlValue],
         decode: &[Decode],
     ) -> Result<Vec<Row>, StoreError> {
+        metrics::counter!("plinth_db_queries_total").increment(1);
         let mut statement = self.0.prepare_cached(sql).map_err(classify)?;
         let column_count = statement.column_count();
         let mut rows = statement
@@ -274,6 +285,7 @@ impl Executor for SqliteExecutor<'_> {
     }
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        metrics::counter!("plinth_db_queries_total").increment(1);
         let mut statement = self.0.prepare_cached(sql).map_err(classify)?;
         let changed = statement
             .execute(rusqlite::params_from_iter(params.iter().map(Param)))

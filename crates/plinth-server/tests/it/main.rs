@@ -20,4 +20,5 @@ mod migrations;
 mod ops;
 mod pagination;
 mod policies;
+mod redis_limits;
 mod validation;

@@ -41,6 +41,7 @@ mod builder;
 mod policy;
 mod projection;
 mod select;
+mod snapshot;
 mod write;
 
 use std::fmt;
@@ -53,6 +54,7 @@ pub use select::{
     check_policy_on_row, cursor_fields, include_key_field, select_by_id, select_list,
     select_related,
 };
+pub use snapshot::{select_snapshot, select_snapshot_for_callers};
 pub use write::{check_update_future, delete, insert, insert_checked, update};
 
 /// A bound parameter. See the module docs for how to bind each variant in each dialect and
