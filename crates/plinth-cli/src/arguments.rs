@@ -190,4 +190,8 @@ pub struct ServeOptions {
     /// PostgreSQL connections in this node's pool (default 16).
     #[arg(long, value_name = "N")]
     pub pool_size: Option<usize>,
+    /// A load balancer whose `X-Forwarded-For` header names the client (repeatable; an address
+    /// or CIDR range like `10.0.0.0/8`). Without it the connection's address is the client.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    pub trusted_proxies: Vec<String>,
 }

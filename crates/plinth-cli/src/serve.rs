@@ -28,6 +28,8 @@ fn settings(options: &ServeOptions) -> anyhow::Result<ServeConfig> {
         migrations: options.migrations.clone(),
         redis: options.redis.clone(),
         postgres_pool_size: options.pool_size,
+        trusted_proxies: (!options.trusted_proxies.is_empty())
+            .then(|| options.trusted_proxies.clone()),
         // Only the flag's presence overrides: without it, the file or PLINTH_MIGRATE decide.
         migrate: options.migrate.then_some(true),
         ..ConfigLayer::default()

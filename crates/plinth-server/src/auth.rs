@@ -846,6 +846,7 @@ mod tests {
                 iat: 1,
                 exp: 2,
                 iss: ISSUER.into(),
+                sid: None,
             };
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap()
         };

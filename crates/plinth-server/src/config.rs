@@ -54,6 +54,12 @@ pub struct ServeConfig {
     pub events_retention: Duration,
     /// Event-stream subscribers one node accepts at once; more get a 503.
     pub events_max_subscribers: usize,
+    /// Events a node buffers for its subscribers; one that falls further behind reads the
+    /// rest from the outbox instead of holding the others up.
+    pub events_buffer: usize,
+    /// Load balancers whose `X-Forwarded-For` names the real client (for per-IP limits).
+    /// Empty: the connection's address is the client.
+    pub trusted_proxies: Vec<IpRange>,
     /// Stop on SIGINT / SIGTERM (the CLI); tests stop through [`crate::RunningServer::shutdown`].
     pub handle_signals: bool,
     /// The migrations folder (`plinth migrate`'s format). `None`: `migrations/` beside the
@@ -90,6 +96,8 @@ impl Default for ServeConfig {
             redis_url: None,
             events_retention: Duration::from_secs(60 * 60),
             events_max_subscribers: 10_000,
+            events_buffer: 4096,
+            trusted_proxies: Vec::new(),
             handle_signals: false,
             migrations_directory: None,
             apply_migrations: false,
@@ -175,6 +183,8 @@ pub struct ConfigLayer {
     pub redis: Option<String>,
     pub events_retention_seconds: Option<u64>,
     pub events_max_subscribers: Option<usize>,
+    /// Addresses or CIDR ranges, like `127.0.0.1` or `10.0.0.0/8`.
+    pub trusted_proxies: Option<Vec<String>>,
     /// The migrations folder.
     pub migrations: Option<PathBuf>,
     /// Apply pending non-destructive migrations at start.
@@ -208,6 +218,10 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
         "PostgreSQL statement timeout in milliseconds",
     ),
     ("PLINTH_REDIS_URL", "redis://… for limits shared by all nodes"),
+    (
+        "PLINTH_TRUSTED_PROXIES",
+        "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed",
+    ),
     (
         "PLINTH_EVENTS_RETENTION",
         "seconds events stay resumable with Last-Event-ID",
@@ -282,6 +296,13 @@ impl ConfigLayer {
             redis: lookup("PLINTH_REDIS_URL").filter(|url| !url.trim().is_empty()),
             events_retention_seconds: number("PLINTH_EVENTS_RETENTION")?,
             events_max_subscribers: None,
+            trusted_proxies: lookup("PLINTH_TRUSTED_PROXIES").map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }),
             migrations: lookup("PLINTH_MIGRATIONS")
                 .filter(|path| !path.trim().is_empty())
                 .map(PathBuf::from),
@@ -326,6 +347,7 @@ impl ConfigLayer {
                 .events_retention_seconds
                 .or(self.events_retention_seconds),
             events_max_subscribers: over.events_max_subscribers.or(self.events_max_subscribers),
+            trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
             migrations: over.migrations.or(self.migrations),
             migrate: over.migrate.or(self.migrate),
         }
@@ -457,12 +479,62 @@ impl ServeConfig {
         if let Some(seconds) = layer.events_retention_seconds {
             config.events_retention = Duration::from_secs(seconds.max(1));
         }
+        if let Some(entries) = layer.trusted_proxies {
+            config.trusted_proxies = entries
+                .iter()
+                .map(|entry| {
+                    IpRange::parse(entry).ok_or_else(|| {
+                        invalid(
+                            "trusted_proxies",
+                            format!("`{entry}` is not an IP address or CIDR range"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
         if let Some(subscribers) = layer.events_max_subscribers {
             config.events_max_subscribers = subscribers.max(1);
         }
         config.migrations_directory = layer.migrations.filter(|path| !path.as_os_str().is_empty());
         config.apply_migrations = layer.migrate.unwrap_or(false);
         Ok(config)
+    }
+}
+
+/// An IP address range: an address with a prefix length (`10.0.0.0/8`, `::1/128`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpRange {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// `192.0.2.1` (a single address) or `192.0.2.0/24`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<IpRange> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let network: std::net::IpAddr = address.parse().ok()?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(width);
+        (prefix <= width).then_some(IpRange { network, prefix })
+    }
+
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.network, address) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(network) & mask == u32::from(address) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(network) & mask == u128::from(address) & mask
+            }
+            _ => false,
+        }
     }
 }
 

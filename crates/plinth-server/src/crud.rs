@@ -50,7 +50,7 @@ pub async fn event_stream(
     request: Request,
 ) -> Result<Response, ApiError> {
     let plan = state.plan_for(index);
-    let caller = caller_for(&state, plan.resource.anonymous.list, request.headers()).await?;
+    let caller = caller_for(&state, plan.resource.anonymous.events, request.headers()).await?;
     only_parameters(&request, &[])?;
     crate::events::stream(state, index, request, caller).await
 }

@@ -40,8 +40,6 @@ use tokio::sync::{broadcast, mpsc, Notify};
 pub const OUTBOX_CHANNEL: &str = "plinth_outbox";
 pub const SEQUENCED_CHANNEL: &str = "plinth_events";
 
-/// Events a node buffers for its subscribers before a slow one must catch up from the outbox.
-const HUB_CAPACITY: usize = 4096;
 /// Events read from the outbox per query.
 const BATCH: i64 = 1000;
 /// Events queued for one subscriber's connection.
@@ -57,7 +55,17 @@ pub struct Event {
     pub op: Op,
     /// The row as the database holds it, keyed by column name (the outbox's `row_data`).
     pub row: String,
+    /// The row as each subscribed caller (by [`CallerInfo::key`]) may see it, rendered once by
+    /// the dispatcher for everyone subscribed when the event arrived; `None` = may not read it.
+    /// A caller missing here (it subscribed later, or is catching up) is checked on its own.
+    pub views: HashMap<String, Option<Arc<[u8]>>>,
 }
+
+/// The callers subscribed to one model on a node: caller key → (caller, open streams).
+type Audience = HashMap<String, (CallerInfo, usize)>;
+
+/// Callers batched into one policy query per event.
+const CALLERS_PER_QUERY: usize = 200;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -100,12 +108,14 @@ pub struct Events {
     closing: tokio::sync::watch::Sender<bool>,
     /// Plinth model name → model, for outbox rows.
     models: HashMap<String, ModelId>,
+    /// Who is subscribed to each model on this node: caller key → (caller, streams).
+    audience: std::sync::Mutex<HashMap<ModelId, Audience>>,
 }
 
 impl Events {
-    pub fn new(schema: &plinth_model::Schema) -> Events {
+    pub fn new(schema: &plinth_model::Schema, buffer: usize) -> Events {
         Events {
-            hub: broadcast::channel(HUB_CAPACITY).0,
+            hub: broadcast::channel(buffer.max(1)).0,
             wake: Arc::new(Notify::new()),
             sequence: Arc::new(Notify::new()),
             delivered: AtomicI64::new(-1),
@@ -116,7 +126,48 @@ impl Events {
                 .iter()
                 .map(|model| (model.name.clone(), model.id))
                 .collect(),
+            audience: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    fn join(&self, model: ModelId, caller: &CallerInfo) {
+        if let Ok(mut audience) = self.audience.lock() {
+            let entry = audience
+                .entry(model)
+                .or_default()
+                .entry(caller.key().to_string())
+                .or_insert_with(|| (caller.clone(), 0));
+            entry.1 += 1;
+        }
+    }
+
+    fn leave(&self, model: ModelId, caller_key: &str) {
+        if let Ok(mut audience) = self.audience.lock() {
+            if let Some(callers) = audience.get_mut(&model) {
+                if let Some(entry) = callers.get_mut(caller_key) {
+                    entry.1 = entry.1.saturating_sub(1);
+                    if entry.1 == 0 {
+                        callers.remove(caller_key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The distinct callers subscribed to `model` now.
+    fn callers_of(&self, model: ModelId) -> Vec<(String, CallerInfo)> {
+        self.audience
+            .lock()
+            .ok()
+            .and_then(|audience| {
+                audience.get(&model).map(|callers| {
+                    callers
+                        .iter()
+                        .map(|(key, (caller, _))| (key.clone(), caller.clone()))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
     }
 
     /// Ends every stream (graceful shutdown).
@@ -267,7 +318,50 @@ fn to_event(
         model: *events.models.get(&model)?,
         op: Op::parse(&op)?,
         row,
+        views: HashMap::new(),
     })
+}
+
+/// Renders `event` for every caller subscribed to its model on this node: one query per
+/// [`CALLERS_PER_QUERY`] distinct callers, whatever the number of streams. On failure the
+/// views stay empty and each stream checks on its own (and reports the failure).
+async fn render_views(state: &Arc<AppState>, event: &mut Event) {
+    let callers = state.events.callers_of(event.model);
+    for chunk in callers.chunks(CALLERS_PER_QUERY) {
+        let plain: Vec<crate::sql::Caller> = chunk
+            .iter()
+            .map(|(_, caller)| caller.caller.clone())
+            .collect();
+        let Ok((statement, projection)) = plinth_sql::query::select_snapshot_for_callers(
+            &state.schema,
+            event.model,
+            event.row.clone(),
+            &plain,
+            state.dialect,
+        ) else {
+            return;
+        };
+        let decode = crate::store::decoders(&projection);
+        let Ok(rows) = state.store.query(statement, decode).await else {
+            return;
+        };
+        let mut views: HashMap<String, Option<Arc<[u8]>>> =
+            chunk.iter().map(|(key, _)| (key.clone(), None)).collect();
+        for row in rows {
+            let Some(SqlValue::Int(index)) = row.first() else {
+                continue;
+            };
+            let Some((key, _)) = usize::try_from(*index)
+                .ok()
+                .and_then(|index| chunk.get(index))
+            else {
+                continue;
+            };
+            let data = crate::rows::render_plain(state, event.model, &row, &projection);
+            views.insert(key.clone(), Some(Arc::from(data)));
+        }
+        event.views.extend(views);
+    }
 }
 
 /// Starts the node's dispatcher: numbering (PostgreSQL), reading and broadcasting, purging.
@@ -376,8 +470,9 @@ async fn deliver_new(state: &Arc<AppState>) {
         let full = rows.len() as i64 >= BATCH;
         for row in rows {
             let seq = row.0;
-            if let Some(event) = to_event(&state.events, row) {
+            if let Some(mut event) = to_event(&state.events, row) {
                 forget_deleted_user(state, &event);
+                render_views(state, &mut event).await;
                 // No receivers is fine: nobody is subscribed on this node.
                 let _ = state.events.hub.send(Arc::new(event));
             }
@@ -463,11 +558,18 @@ fn last_event_id(request: &Request) -> Result<Option<i64>, ApiError> {
 }
 
 /// Decrements the subscriber count when a subscription ends, however it ends.
-struct Subscription(Arc<AppState>);
+struct Subscription {
+    state: Arc<AppState>,
+    /// Set once the stream joined its model's audience.
+    joined: Option<(ModelId, String)>,
+}
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.0.events.subscribers.fetch_sub(1, Ordering::AcqRel);
+        if let Some((model, key)) = &self.joined {
+            self.state.events.leave(*model, key);
+        }
+        self.state.events.subscribers.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -488,7 +590,14 @@ pub async fn stream(
             "this node has as many event subscribers as it accepts; retry on another node or later",
         ));
     }
-    let subscription = Subscription(Arc::clone(&state));
+    let mut subscription = Subscription {
+        state: Arc::clone(&state),
+        joined: None,
+    };
+    // Joining before subscribing: every event broadcast from here on was rendered for this
+    // caller (or is checked on its own if the dispatcher was mid-way).
+    state.events.join(model, &caller);
+    subscription.joined = Some((model, caller.key().to_string()));
     // Every event the hub sends from here on is after `live_from`; history (with
     // `Last-Event-ID`) is read after subscribing, so nothing falls between the two.
     let live_from = state.events.delivered.load(Ordering::Acquire);
@@ -518,14 +627,10 @@ pub async fn stream(
             )
             .await;
     }
-    let model_name = state.schema.model(model).name.clone();
     tokio::spawn(async move {
         let _subscription = subscription;
-        let state = Arc::clone(&_subscription.0);
-        forward(
-            state, model, model_name, caller, resume, live_from, receiver, sender,
-        )
-        .await;
+        let state = Arc::clone(&_subscription.state);
+        forward(state, model, caller, resume, live_from, receiver, sender).await;
     });
     let stream = {
         use futures_util::StreamExt;
@@ -546,13 +651,13 @@ pub async fn stream(
 async fn forward(
     state: Arc<AppState>,
     model: ModelId,
-    model_name: String,
     caller: CallerInfo,
     resume: Option<i64>,
     live_from: i64,
     mut receiver: broadcast::Receiver<Arc<Event>>,
     sender: mpsc::Sender<SseEvent>,
 ) {
+    let model_name = state.schema.model(model).name.clone();
     let mut sent = resume.unwrap_or(live_from);
     let mut closing = state.events.closing.subscribe();
     if *closing.borrow_and_update() {
@@ -576,7 +681,11 @@ async fn forward(
                     continue;
                 }
                 sent = event.seq;
-                match visible_row(&state, &event, &caller).await {
+                let view = match event.views.get(caller.key()) {
+                    Some(view) => Ok(view.as_ref().map(|data| data.to_vec())),
+                    None => visible_row(&state, &event, &caller).await,
+                };
+                match view {
                     Ok(Some(data)) => {
                         if sender.send(sse_event(&event, data)).await.is_err() {
                             return;

@@ -200,7 +200,7 @@ async fn build_state(
         .flatten();
     let openapi_json = axum::body::Bytes::from(openapi_text(&schema));
     let docs_html = axum::body::Bytes::from(ops::docs_page(&schema));
-    let events = events::Events::new(&schema);
+    let events = events::Events::new(&schema, config.events_buffer);
     let state = Arc::new(AppState {
         api,
         plans,

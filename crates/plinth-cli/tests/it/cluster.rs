@@ -324,12 +324,12 @@ async fn wait_for_readiness(
 
 /// A failed login (unknown user): counts against the auth limit like a password guess.
 async fn failed_login(client: &reqwest::Client, base: &str) -> Reply {
-    send(
-        client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({ "email": "nobody@example.com", "password": "not the password" })),
-    )
-    .await
+    failed_login_with(client.post(format!("{base}/api/v1/auth/login"))).await
+}
+
+async fn failed_login_with(request: reqwest::RequestBuilder) -> Reply {
+    send(request.json(&json!({ "email": "nobody@example.com", "password": "not the password" })))
+        .await
 }
 
 fn assert_refused_by_limit(reply: &Reply, context: &str) {
@@ -415,6 +415,45 @@ async fn rate_limit_holds_across_nodes(cluster: Arc<Cluster>) {
     assert_refused_by_limit(&on_node_2, "attempt 7 on node 2");
     let through_nginx = failed_login(&client, &cluster.nginx_url).await;
     assert_refused_by_limit(&through_nginx, "attempt 8 through nginx");
+}
+
+/// Behind nginx each client is counted under its own address (nginx's X-Forwarded-For, from a
+/// trusted proxy), and a client cannot pick another one by sending its own X-Forwarded-For.
+async fn clients_behind_nginx_are_told_apart(cluster: Arc<Cluster>) {
+    let guesser = cluster.fresh_client();
+    for attempt in 1..=AUTH_LIMIT {
+        let reply = failed_login_with(
+            guesser
+                .post(format!("{}/api/v1/auth/login", cluster.nginx_url))
+                .header("x-forwarded-for", format!("198.51.100.{attempt}")),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            401,
+            "guess {attempt} through nginx (forged X-Forwarded-For): {}",
+            reply.describe()
+        );
+    }
+    let refused = failed_login_with(
+        guesser
+            .post(format!("{}/api/v1/auth/login", cluster.nginx_url))
+            .header("x-forwarded-for", "198.51.100.99"),
+    )
+    .await;
+    assert_refused_by_limit(
+        &refused,
+        "guess 6 through nginx, with yet another forged address",
+    );
+    // Neither nginx's own address nor the guesser's count is shared with another client.
+    let neighbour = cluster.fresh_client();
+    let reply = failed_login(&neighbour, &cluster.nginx_url).await;
+    assert_eq!(
+        reply.status,
+        401,
+        "another client through nginx has a count of its own: {}",
+        reply.describe()
+    );
 }
 
 // --- b. idempotency ------------------------------------------------------------------------------
@@ -1109,6 +1148,7 @@ async fn nodes_recover_when_the_database_returns(cluster: Arc<Cluster>) {
     let user = cluster
         .register(&client, cluster.node(1), "database-back")
         .await;
+    let mut written_before = Vec::new();
     for node in cluster.live_nodes() {
         let row = create_task(
             &client,
@@ -1118,6 +1158,51 @@ async fn nodes_recover_when_the_database_returns(cluster: Arc<Cluster>) {
         )
         .await;
         read_task(&client, &node.url, &user.access_token, &id_of(&row)).await;
+        written_before.push(row["id"].clone());
+    }
+    // The cluster bus is back too: a write on one node reaches a subscriber on another.
+    let live = cluster.live_nodes();
+    let (writer, listener) = (live[0], live[live.len() - 1]);
+    let streaming = streaming_client_from(cluster.fresh_address());
+    let mut stream = EventStream::open(with_token(
+        streaming.get(events_url(&listener.url)),
+        &user.access_token,
+    ))
+    .await;
+    let row = create_task(&client, &writer.url, &user.access_token, "the bus is back").await;
+    // Events are numbered when a node's dispatcher gets to them, which may be just after this
+    // subscription began: the writes above may show up first (never after, never twice).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    while let Some(event) = stream.next_event(deadline).await {
+        let done = event.json()["id"] == row["id"];
+        seen.push(event);
+        if done {
+            break;
+        }
+    }
+    let ids: Vec<Value> = seen
+        .iter()
+        .map(|event| event.json()["id"].clone())
+        .collect();
+    assert_eq!(
+        ids.last(),
+        Some(&row["id"]),
+        "a subscriber on node {} got no event for a write on node {} after the outage: {seen:#?}",
+        listener.number,
+        writer.number
+    );
+    assert!(
+        ids[..ids.len() - 1]
+            .iter()
+            .all(|id| written_before.contains(id)),
+        "only this user's own earlier writes may come first: {seen:#?}"
+    );
+    if seen.len() > 1 {
+        eprintln!(
+            "cluster: a subscriber opened after the outage also got {} event(s) committed just before it",
+            seen.len() - 1
+        );
     }
 }
 
@@ -1178,6 +1263,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     (
         "a. rate limit: 5 login attempts per minute across all nodes together",
         |cluster| Box::pin(rate_limit_holds_across_nodes(cluster)),
+    ),
+    (
+        "a2. behind nginx: each client counted alone, forged X-Forwarded-For ignored",
+        |cluster| Box::pin(clients_behind_nginx_are_told_apart(cluster)),
     ),
     (
         "b. idempotency: a key replayed on another node returns the first result",

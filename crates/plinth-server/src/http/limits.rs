@@ -175,7 +175,10 @@ impl SharedLimits {
                 match ConnectionManager::new_lazy_with_config(client, manager_config) {
                     Ok(manager) => Some(manager),
                     Err(error) => {
-                        tracing::error!(%error, "cannot set up the Redis connection; rate limits stay per node");
+                        tracing::error!(
+                            %error,
+                            "cannot set up the Redis connection; rate limits stay per node"
+                        );
                         None
                     }
                 }
@@ -243,8 +246,8 @@ impl SharedLimits {
         };
         let mut connection = connection.clone();
         count_call();
-        let outcome = tokio::time::timeout(REDIS_CALL_TIMEOUT, command.query_async(&mut connection))
-            .await;
+        let outcome =
+            tokio::time::timeout(REDIS_CALL_TIMEOUT, command.query_async(&mut connection)).await;
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
@@ -553,7 +556,9 @@ mod tests {
             let mut stored = None;
             let mut now = 1_000_000_000_u64;
             // Bursts, pauses shorter and longer than the interval, and a long idle time.
-            let gaps = [0, 0, 0, 0, 0, 0, 1, 1, 0, 3, 0, 0, 7, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0];
+            let gaps = [
+                0, 0, 0, 0, 0, 0, 1, 1, 0, 3, 0, 0, 7, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0,
+            ];
             for (step, gap_seconds) in gaps.into_iter().enumerate() {
                 let gap = Duration::from_millis(gap_seconds * 1000 + 250);
                 clock.advance(gap);

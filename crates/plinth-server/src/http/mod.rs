@@ -2,6 +2,7 @@
 //! the operations endpoints), and one middleware gives every request its id, rate limit,
 //! timeout, security headers, metrics and access log line.
 
+mod client_ip;
 pub mod body;
 pub mod limits;
 pub mod query;
@@ -76,9 +77,9 @@ pub fn router(state: Shared) -> Router {
         if endpoints.list || endpoints.create {
             router = router.route(&resource.path, collection);
         }
-        if endpoints.list {
+        if let Some(events_path) = &resource.events_path {
             router = router.route(
-                &format!("{}/events", resource.path),
+                events_path,
                 get(move |State(state): State<Shared>, request: Request| {
                     crud::event_stream(state, index, request)
                 }),
@@ -226,11 +227,12 @@ async fn around_request(State(state): State<Shared>, request: Request, next: Nex
         None => Arc::from("unmatched"),
     };
     let method = request.method().clone();
-    let client_ip = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let client_ip = client_ip::client_ip(peer, request.headers(), &state.config.trusted_proxies);
     let is_docs = request.uri().path() == plinth_api::DOCS_PATH;
     let is_auth_route = request.uri().path().starts_with("/api/v1/auth/");
     let span = tracing::info_span!("request", id = %request_id, method = %method, route = %route);

@@ -29,10 +29,14 @@ fn redis_server_binary() -> Option<PathBuf> {
     });
     if found.is_none() {
         if std::env::var(REQUIRE_SERVICES_VARIABLE).is_ok_and(|value| value == "1") {
-            panic!("no redis-server ({REDIS_SERVER_VARIABLE} or PATH) but {REQUIRE_SERVICES_VARIABLE}=1");
+            panic!(
+                "no redis-server ({REDIS_SERVER_VARIABLE} or PATH) \
+                 but {REQUIRE_SERVICES_VARIABLE}=1"
+            );
         }
         eprintln!(
-            "skipping the Redis rate-limit test: install redis-server or set {REDIS_SERVER_VARIABLE}"
+            "skipping the Redis rate-limit test: \
+             install redis-server or set {REDIS_SERVER_VARIABLE}"
         );
     }
     found
@@ -170,7 +174,12 @@ fn assert_limited(reply: &Reply, context: &str) {
     let retry_after: u64 = reply
         .header("retry-after")
         .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{context}: 429 has a numeric Retry-After: {:?}", reply.headers));
+        .unwrap_or_else(|| {
+            panic!(
+                "{context}: 429 has a numeric Retry-After: {:?}",
+                reply.headers
+            )
+        });
     assert!(
         (1..=60).contains(&retry_after),
         "{context}: Retry-After {retry_after}"
@@ -204,7 +213,8 @@ async fn shared_limit_holds_across(first: &TestServer, second: &TestServer, cont
         let node = if attempt % 2 == 0 { first } else { second };
         let reply = login(node).await;
         assert_eq!(
-            reply.status, 401,
+            reply.status,
+            401,
             "{context}: attempt {} of 5 passes the limiter: {}",
             attempt + 1,
             reply.text
@@ -240,10 +250,7 @@ async fn rate_limits_are_shared_and_degrade_safely() {
     shared_limit_holds_across(&first, &second, "Redis up").await;
     assert_keys_expire(&redis.url()).await;
     let metrics = first.get("/metrics", None).await;
-    for name in [
-        "plinth_redis_calls_total",
-        "plinth_rate_limit_degraded",
-    ] {
+    for name in ["plinth_redis_calls_total", "plinth_rate_limit_degraded"] {
         assert!(metrics.text.contains(name), "/metrics has {name}");
     }
 
@@ -262,7 +269,10 @@ async fn rate_limits_are_shared_and_degrade_safely() {
             reply.text
         );
     }
-    assert_limited(&login(&first).await, "Redis down: 6th on node 1 (local limit)");
+    assert_limited(
+        &login(&first).await,
+        "Redis down: 6th on node 1 (local limit)",
+    );
     assert_eq!(
         login(&second).await.status,
         401,
