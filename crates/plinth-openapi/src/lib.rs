@@ -726,8 +726,8 @@ impl Builder<'_> {
             (
                 plinth_api::READY_PATH,
                 "readyz",
-                "Readiness: the database answers",
-                json!({ "description": "Ready", "content": { "application/json": { "schema": reference(schemas::HEALTH_STATUS) } } }),
+                "Readiness: `ready` when the database and Redis answer, `degraded` (still serving, with per-node rate limits) while Redis does not; 503 while the database does not",
+                json!({ "description": "Ready or degraded", "content": { "application/json": { "schema": reference(schemas::HEALTH_STATUS) } } }),
                 vec!["503"],
             ),
             (
@@ -867,7 +867,14 @@ impl Builder<'_> {
             json!({
                 "type": "object",
                 "required": ["status"],
-                "properties": { "status": { "type": "string" } }
+                "properties": {
+                    "status": { "type": "string", "description": "`ok` (liveness), `ready` or `degraded` (readiness)" },
+                    "checks": {
+                        "type": "object",
+                        "description": "Readiness only: each dependency's state (`database`: `ok`; `redis`: `ok`, `unavailable` or `disabled`)",
+                        "additionalProperties": { "type": "string" }
+                    }
+                }
             }),
         );
         if let Some(auth) = &self.api.auth {

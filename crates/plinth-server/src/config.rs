@@ -212,12 +212,18 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ("PLINTH_REQUEST_TIMEOUT", "request timeout in seconds"),
     ("PLINTH_CORS_ORIGINS", "comma-separated allowed origins"),
     ("PLINTH_SQLITE_SYNCHRONOUS", "FULL or NORMAL"),
-    ("PLINTH_POSTGRES_POOL_SIZE", "PostgreSQL connections per node"),
+    (
+        "PLINTH_POSTGRES_POOL_SIZE",
+        "PostgreSQL connections per node",
+    ),
     (
         "PLINTH_POSTGRES_STATEMENT_TIMEOUT_MS",
         "PostgreSQL statement timeout in milliseconds",
     ),
-    ("PLINTH_REDIS_URL", "redis://… for limits shared by all nodes"),
+    (
+        "PLINTH_REDIS_URL",
+        "redis://… for limits shared by all nodes",
+    ),
     (
         "PLINTH_TRUSTED_PROXIES",
         "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed",
@@ -472,7 +478,13 @@ impl ServeConfig {
         if let Some(url) = layer.redis.filter(|url| !url.trim().is_empty()) {
             let url = url.trim();
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(invalid("redis", "must start with `redis://` or `rediss://`"));
+                return Err(invalid(
+                    "redis",
+                    "must start with `redis://` or `rediss://`",
+                ));
+            }
+            if let Err(error) = redis::Client::open(url) {
+                return Err(invalid("redis", format!("not a usable Redis URL: {error}")));
             }
             config.redis_url = Some(url.to_string());
         }
@@ -526,11 +538,15 @@ impl IpRange {
         use std::net::IpAddr;
         match (self.network, address) {
             (IpAddr::V4(network), IpAddr::V4(address)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(network) & mask == u32::from(address) & mask
             }
             (IpAddr::V6(network), IpAddr::V6(address)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(network) & mask == u128::from(address) & mask
             }
             _ => false,

@@ -2,8 +2,8 @@
 //! the operations endpoints), and one middleware gives every request its id, rate limit,
 //! timeout, security headers, metrics and access log line.
 
-mod client_ip;
 pub mod body;
+mod client_ip;
 pub mod limits;
 pub mod query;
 

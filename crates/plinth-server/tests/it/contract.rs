@@ -1,6 +1,6 @@
 //! The served API and its OpenAPI document agree: every status the server answers is one the
-//! document lists for that operation, nothing is documented that is not served (no `/events`
-//! yet), and the constraints the document states (32-bit integers, UUIDs, cursors, `fields`,
+//! document lists for that operation (event streams included), nothing is documented that is not
+//! served, and the constraints the document states (32-bit integers, UUIDs, cursors, `fields`,
 //! `sort`, `Idempotency-Key`, `If-Match`) are exactly the ones the server enforces.
 
 use crate::harness::{encode, id_of, ReplyExt, Session, TestServer};
@@ -9,14 +9,18 @@ use serde_json::{json, Value};
 
 crate::scenarios!("blog" =>
     every_answer_is_documented,
-    events_routes_are_not_served,
     integers_follow_json_schema,
     filter_values_are_validated_like_ids,
     list_parameters_are_exact,
 );
 
 crate::scenarios!("todo" =>
-    events_is_an_unknown_string_id,
+    event_stream_answers_are_documented,
+);
+
+crate::scenarios!("todo", |config: &mut plinth_server::config::ServeConfig| {
+    config.events_max_subscribers = 0;
+} => a_full_node_is_documented,
 );
 
 crate::scenarios!("saas" =>
@@ -328,37 +332,6 @@ async fn every_answer_is_documented(server: &TestServer) {
     }
 }
 
-async fn events_routes_are_not_served(server: &TestServer) {
-    let document = document(server).await;
-    let paths: Vec<&String> = document["paths"]
-        .as_object()
-        .map(|paths| paths.keys().collect())
-        .unwrap_or_default();
-    assert!(
-        paths.iter().all(|path| !path.ends_with("/events")),
-        "no event stream is documented while none is served: {paths:?}"
-    );
-    assert!(
-        !document.to_string().contains("text/event-stream"),
-        "no operation answers an event stream"
-    );
-    let ada = server.register_named("ada@example.com", "Ada").await;
-    for (method, token) in [(Method::GET, None), (Method::GET, ada.token())] {
-        let reply = server.get("/api/v1/posts/events", token).await;
-        assert_eq!(reply.problem(400)["code"], "invalid_id", "{method}");
-        assert_documented(&document, &method, "/api/v1/posts/events", &reply);
-    }
-    let patched = server
-        .patch("/api/v1/posts/events", ada.token(), &json!({}))
-        .await;
-    assert_eq!(patched.problem(400)["code"], "invalid_id");
-    let docs = server.get("/docs", None).await;
-    assert!(
-        docs.text.contains("not served yet"),
-        "the reference says realtime events are not served yet"
-    );
-}
-
 async fn integers_follow_json_schema(server: &TestServer) {
     let ada = server.register_named("ada@example.com", "Ada").await;
     let post = published_post(server, &ada, "numbers").await;
@@ -489,12 +462,83 @@ async fn list_parameters_are_exact(server: &TestServer) {
     }
 }
 
-async fn events_is_an_unknown_string_id(server: &TestServer) {
+async fn event_stream_answers_are_documented(server: &TestServer) {
     let document = document(server).await;
+    let path = "/api/v1/tasks/events";
+    // Every resource of todo is readable, so each has its stream, documented next to it.
+    for resource in ["tasks", "categories", "users"] {
+        let events = format!("/api/v1/{resource}/events");
+        assert!(
+            document["paths"][&events]["get"].is_object(),
+            "{events} is documented"
+        );
+    }
+    let operation = &document["paths"][path]["get"];
+    assert!(
+        operation["responses"]["200"]["content"]["text/event-stream"].is_object(),
+        "the 200 answer is text/event-stream: {}",
+        operation["responses"]["200"]
+    );
+    let last_event_id = operation["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|parameter| match parameter["$ref"].as_str() {
+            Some(reference) => {
+                let name = reference.rsplit('/').next().unwrap_or_default();
+                document["components"]["parameters"][name].clone()
+            }
+            None => parameter.clone(),
+        })
+        .find(|parameter| parameter["name"] == "Last-Event-ID")
+        .unwrap_or_else(|| panic!("Last-Event-ID is a documented parameter: {operation}"));
+    assert_eq!(last_event_id["in"], "header", "{last_event_id}");
+
     let ada = server.register_named("ada@example.com", "Ada").await;
-    let reply = server.get("/api/v1/tasks/events", ada.token()).await;
-    assert_eq!(reply.problem(404)["code"], "not_found");
-    assert_documented(&document, &Method::GET, "/api/v1/tasks/events", &reply);
+    let stream = server.subscribe(path, ada.token(), None).await;
+    let statuses = documented_statuses(&document, &Method::GET, path);
+    assert!(
+        statuses.contains(&"200".to_string()),
+        "GET {path} answered 200 but the document lists {statuses:?}"
+    );
+    drop(stream);
+    let refusals = [
+        (
+            ada.access_token.as_str(),
+            Some("abc"),
+            400,
+            "invalid_last_event_id",
+        ),
+        ("", None, 401, "authentication_required"),
+        ("nope", None, 401, "invalid_token"),
+    ];
+    for (token, last_event_id, status, code) in refusals {
+        let token = (!token.is_empty()).then_some(token);
+        let reply = match server.open_events(path, token, last_event_id).await {
+            Err(reply) => reply,
+            Ok(_) => panic!("GET {path} with {token:?} and {last_event_id:?} is refused"),
+        };
+        let problem = reply.problem(status);
+        assert_eq!(problem["code"], code, "{}", reply.text);
+        assert_documented(&document, &Method::GET, path, &reply);
+    }
+}
+
+async fn a_full_node_is_documented(server: &TestServer) {
+    let document = document(server).await;
+    let path = "/api/v1/tasks/events";
+    let ada = server.register_named("ada@example.com", "Ada").await;
+    let reply = match server.open_events(path, ada.token(), None).await {
+        Err(reply) => reply,
+        Ok(_) => panic!("a node that accepts no subscriber refuses this one"),
+    };
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    assert!(
+        reply.content_type().starts_with("application/problem+json"),
+        "{:?}",
+        reply.headers
+    );
+    assert_documented(&document, &Method::GET, path, &reply);
 }
 
 async fn uuid_values_are_checked_where_documented(server: &TestServer) {
@@ -504,11 +548,11 @@ async fn uuid_values_are_checked_where_documented(server: &TestServer) {
         "uuid"
     );
     let ada = server.register_named("ada@example.com", "Ada").await;
-    for path in ["/api/v1/users/not-a-uuid", "/api/v1/users/events"] {
-        let reply = server.get(path, ada.token()).await;
-        assert_eq!(reply.problem(400)["code"], "invalid_id", "{path}");
-        assert_documented(&document, &Method::GET, path, &reply);
-    }
+    // (`/api/v1/users/events` is the event stream, not an id.)
+    let path = "/api/v1/users/not-a-uuid";
+    let reply = server.get(path, ada.token()).await;
+    assert_eq!(reply.problem(400)["code"], "invalid_id", "{path}");
+    assert_documented(&document, &Method::GET, path, &reply);
     for query in ["id=abc", "id[in]=abc", &format!("id[in]={},", ada.id)] {
         server
             .get(&format!("/api/v1/users?{query}"), ada.token())

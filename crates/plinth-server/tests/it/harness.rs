@@ -933,3 +933,242 @@ pub async fn raw_http(server: &TestServer, request: &[u8]) -> (u16, String) {
     assert!(status < 500, "raw request answered {status}: {text}");
     (status, text)
 }
+
+/// One Server-Sent Event as a client receives it.
+#[derive(Clone, Debug)]
+pub struct ServerEvent {
+    /// `id:`, the event's position in the stream.
+    pub id: Option<String>,
+    /// `event:` (`message` when absent, as browsers name it).
+    pub event: String,
+    /// `data:` lines joined by newlines.
+    pub data: String,
+}
+
+impl ServerEvent {
+    /// `id:` as a number; panics with the event when it is missing or not a number.
+    #[track_caller]
+    pub fn position(&self) -> i64 {
+        self.id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("an event with a numeric `id:`: {self:?}"))
+    }
+
+    /// `data` as JSON; panics with the event when it is not JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|error| panic!("event data is not JSON ({error}): {self:?}"))
+    }
+}
+
+/// What reading a stream gave.
+#[derive(Debug)]
+pub enum StreamRead {
+    Event(ServerEvent),
+    /// Nothing arrived before the deadline.
+    TimedOut,
+    /// The server ended the stream (or the connection broke).
+    Ended,
+}
+
+/// An open `text/event-stream` answer, read incrementally.
+pub struct EventStream {
+    pub headers: HeaderMap,
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+    /// The event being assembled from its lines.
+    id: Option<String>,
+    event: Option<String>,
+    data: Option<String>,
+    /// `:` comment lines seen (keep-alives).
+    pub comments: usize,
+    ended: bool,
+}
+
+impl EventStream {
+    /// The next event, waiting at most `timeout`.
+    pub async fn read(&mut self, timeout: Duration) -> StreamRead {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(event) = self.parse_buffered() {
+                return StreamRead::Event(event);
+            }
+            if self.ended {
+                return StreamRead::Ended;
+            }
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return StreamRead::TimedOut,
+                Ok(Ok(Some(chunk))) => self.buffer.extend_from_slice(&chunk),
+                Ok(Ok(None)) | Ok(Err(_)) => self.ended = true,
+            }
+        }
+    }
+
+    /// The next event; panics when none arrives within `timeout` or the stream ends.
+    #[track_caller]
+    pub fn next_event(
+        &mut self,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = ServerEvent> + '_ {
+        let caller = std::panic::Location::caller();
+        async move {
+            match self.read(timeout).await {
+                StreamRead::Event(event) => event,
+                other => panic!("{caller}: expected an event within {timeout:?}, got {other:?}"),
+            }
+        }
+    }
+
+    /// `count` events, all within one `timeout`.
+    #[track_caller]
+    pub fn next_events(
+        &mut self,
+        count: usize,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Vec<ServerEvent>> + '_ {
+        let caller = std::panic::Location::caller();
+        async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut events = Vec::with_capacity(count);
+            while events.len() < count {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                match self.read(left).await {
+                    StreamRead::Event(event) => events.push(event),
+                    other => panic!(
+                        "{caller}: expected {count} events within {timeout:?}, got {} then {other:?}: {events:?}",
+                        events.len()
+                    ),
+                }
+            }
+            events
+        }
+    }
+
+    /// One complete event from the buffer, if there is one (comments are counted and skipped;
+    /// a blank line ends an event, as the SSE format says).
+    fn parse_buffered(&mut self) -> Option<ServerEvent> {
+        while let Some(end) = self.buffer.iter().position(|&byte| byte == b'\n') {
+            let line: Vec<u8> = self.buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line[..end]);
+            let line = line.strip_suffix('\r').unwrap_or(&line);
+            if line.is_empty() {
+                if self.event.is_none() && self.data.is_none() {
+                    continue;
+                }
+                return Some(ServerEvent {
+                    id: self.id.take(),
+                    event: self.event.take().unwrap_or_else(|| "message".to_string()),
+                    data: self.data.take().unwrap_or_default(),
+                });
+            }
+            if line.starts_with(':') {
+                self.comments += 1;
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value).to_string();
+            match field {
+                "id" => self.id = Some(value),
+                "event" => self.event = Some(value),
+                "data" => match &mut self.data {
+                    Some(data) => {
+                        data.push('\n');
+                        data.push_str(&value);
+                    }
+                    None => self.data = Some(value),
+                },
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+impl TestServer {
+    /// Opens an event stream (`GET path` with `Accept: text/event-stream`, the bearer `token` and
+    /// `Last-Event-ID`) on a connection of its own, without the client's overall timeout (a
+    /// stream stays open). A 200 is the open stream; any other answer is read whole and returned
+    /// as the error (5xx included: 503 is how a full node refuses a subscriber).
+    pub async fn open_events(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        last_event_id: Option<&str>,
+    ) -> Result<EventStream, Reply> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("stream client");
+        let mut request =
+            with_token(client.get(self.url(path)), token).header("accept", "text/event-stream");
+        if let Some(last_event_id) = last_event_id {
+            request = request.header("last-event-id", last_event_id);
+        }
+        let response = tokio::time::timeout(Duration::from_secs(20), request.send())
+            .await
+            .unwrap_or_else(|_| panic!("GET {path}: no answer within 20 s"))
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if status == 200 {
+            return Ok(EventStream {
+                headers,
+                response,
+                buffer: Vec::new(),
+                id: None,
+                event: None,
+                data: None,
+                comments: 0,
+                ended: false,
+            });
+        }
+        let bytes = tokio::time::timeout(Duration::from_secs(20), response.bytes())
+            .await
+            .unwrap_or_else(|_| panic!("GET {path}: the {status} body did not end within 20 s"))
+            .map(|bytes| bytes.to_vec())
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let parsed = serde_json::from_slice(&bytes).ok();
+        Err(Reply {
+            status,
+            headers,
+            text,
+            bytes,
+            parsed,
+        })
+    }
+
+    /// Opens an event stream and asserts it is one: 200, `text/event-stream`.
+    #[track_caller]
+    pub fn subscribe<'a>(
+        &'a self,
+        path: &'a str,
+        token: Option<&'a str>,
+        last_event_id: Option<&'a str>,
+    ) -> impl std::future::Future<Output = EventStream> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            match self.open_events(path, token, last_event_id).await {
+                Ok(stream) => {
+                    let content_type = stream
+                        .headers
+                        .get("content-type")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("");
+                    assert!(
+                        content_type.starts_with("text/event-stream"),
+                        "{caller}: GET {path} answered 200 with {content_type:?}"
+                    );
+                    stream
+                }
+                Err(reply) => panic!(
+                    "{caller}: GET {path} should open a stream, got {}: {}",
+                    reply.status, reply.text
+                ),
+            }
+        }
+    }
+}

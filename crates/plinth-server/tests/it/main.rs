@@ -15,6 +15,7 @@ mod contract;
 mod crud;
 mod durability;
 mod errors;
+mod events;
 mod filters;
 mod migrations;
 mod ops;
