@@ -477,7 +477,10 @@ impl Builder<'_> {
              within the server's event retention), `event:` ({events}) and `data:` (one line of \
              JSON: the row as {row_source} returns it to this caller, schema `{read_schema}`; \
              for `deleted`, the row as it was). Lines starting with `:` are comments that keep \
-             the connection alive.",
+             the connection alive. A client resuming from before the oldest event still kept \
+             first receives `event: resync` (no `id`), and should reload what it shows. The \
+             stream ends when the access token expires or its session is logged out: reconnect \
+             with a fresh token and `Last-Event-ID`.",
             events = plinth_api::EVENT_NAMES
                 .iter()
                 .map(|name| format!("`{name}`"))

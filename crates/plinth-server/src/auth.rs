@@ -59,6 +59,7 @@ struct Claims {
 pub struct VerifiedToken {
     pub subject: String,
     pub session: Option<String>,
+    pub expires_at: u64,
 }
 
 /// A new refresh token and the session (family) it belongs to.
@@ -116,6 +117,7 @@ impl JwtKeys {
             .map(|data| VerifiedToken {
                 subject: data.claims.sub,
                 session: data.claims.sid,
+                expires_at: data.claims.exp,
             })
     }
 }
@@ -297,6 +299,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
         return Err(ApiError::invalid_token());
     }
     let subject = verified.subject;
+    let session = verified.session;
+    let expires_at = verified.expires_at;
     let id = auth
         .id_from_subject(&subject)
         .ok_or_else(ApiError::invalid_token)?;
@@ -318,7 +322,10 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
         }
         auth.known_users.remember(&subject);
     }
-    Ok(CallerInfo::user(subject, id))
+    let mut caller = CallerInfo::user(subject, id);
+    caller.session = session;
+    caller.expires_at = Some(expires_at);
+    Ok(caller)
 }
 
 /// Users recently seen to exist, so a token's user is looked up at most every few seconds.

@@ -600,8 +600,17 @@ pub async fn stream(
     subscription.joined = Some((model, caller.key().to_string()));
     // Every event the hub sends from here on is after `live_from`; history (with
     // `Last-Event-ID`) is read after subscribing, so nothing falls between the two.
-    let live_from = state.events.delivered.load(Ordering::Acquire);
     let receiver = state.events.hub.subscribe();
+    // On PostgreSQL this node's hub may lag commits by a few milliseconds (numbering, then
+    // NOTIFY, then reading); a write acknowledged before this request must not arrive as
+    // "live". Number what has committed and start after the newest event.
+    let mut live_from = state.events.delivered.load(Ordering::Acquire);
+    if state.dialect == Dialect::Postgres {
+        state.store.write(sequence).await?;
+    }
+    if let Some((_, high)) = state.store.read(bounds).await? {
+        live_from = live_from.max(high);
+    }
     let mut resync = false;
     if let Some(position) = resume {
         let found = state.store.read(bounds).await?;
@@ -663,6 +672,26 @@ async fn forward(
     if *closing.borrow_and_update() {
         return;
     }
+    // The stream lives only as long as the token that opened it: it ends at the token's
+    // expiry and as soon as its session is logged out, on whichever node.
+    let mut revocations = state.sessions.watch();
+    let session_ended = |state: &AppState| {
+        caller
+            .session
+            .as_deref()
+            .is_some_and(|session| state.sessions.is_revoked(session))
+    };
+    let expiry = caller.expires_at.map(|at| {
+        let left = at.saturating_sub(crate::auth::unix_now());
+        tokio::time::Instant::now() + Duration::from_secs(left)
+    });
+    let expired = async move {
+        match expiry {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
     if resume.is_some() {
         match catch_up(&state, model, &model_name, &caller, sent, &sender).await {
             Some(position) => sent = position,
@@ -674,6 +703,13 @@ async fn forward(
             received = receiver.recv() => received,
             _ = sender.closed() => return,
             _ = closing.changed() => return,
+            _ = &mut expired => return,
+            changed = revocations.changed() => {
+                if changed.is_err() || session_ended(&state) {
+                    return;
+                }
+                continue;
+            }
         };
         match event {
             Ok(event) => {

@@ -18,12 +18,23 @@ pub const REVOKED_SESSIONS_TABLE: &str = "_plinth_revoked_sessions";
 pub const BUS_CHANNEL: &str = "plinth_bus";
 pub const REVOKE_PREFIX: &str = "revoke ";
 
-#[derive(Default)]
 pub struct RevokedSessions {
     /// Session id → unix time after which no token of it can be valid any more.
     until: Mutex<HashMap<String, u64>>,
     /// Bumped on every revocation heard on the bus, so a logout can wait for its own echo.
     heard: tokio::sync::Notify,
+    /// Bumped on every change, so open event streams of an ended session can close.
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for RevokedSessions {
+    fn default() -> Self {
+        RevokedSessions {
+            until: Mutex::default(),
+            heard: tokio::sync::Notify::new(),
+            changed: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl RevokedSessions {
@@ -38,6 +49,12 @@ impl RevokedSessions {
         if let Ok(mut map) = self.until.lock() {
             map.insert(session.to_string(), until);
         }
+        self.changed.send_modify(|version| *version += 1);
+    }
+
+    /// Changes whenever a session is revoked (or the set is reloaded).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// A revocation heard on the bus (possibly sent by this node).
@@ -76,6 +93,7 @@ impl RevokedSessions {
             map.clear();
             map.extend(sessions);
         }
+        self.changed.send_modify(|version| *version += 1);
     }
 
     /// Forgets sessions whose tokens have all expired.

@@ -193,6 +193,10 @@ pub struct CallerInfo {
     /// The user's id as a string (the JWT `sub`).
     pub subject: Option<String>,
     pub caller: Caller,
+    /// The token's session, which logout ends (long-lived event streams watch it).
+    pub session: Option<String>,
+    /// When the token expires (unix seconds); event streams end then.
+    pub expires_at: Option<u64>,
 }
 
 impl CallerInfo {
@@ -204,6 +208,8 @@ impl CallerInfo {
         CallerInfo {
             subject: Some(subject),
             caller: Caller { user_id: Some(id) },
+            session: None,
+            expires_at: None,
         }
     }
 

@@ -649,6 +649,12 @@ async fn events_reach_subscribers_on_other_nodes(cluster: Arc<Cluster>) {
         &b.access_token,
     ))
     .await;
+    // The same stream through nginx: deploy/nginx.conf must pass events on unbuffered.
+    let mut stream_a_through_nginx = EventStream::open(with_token(
+        streaming.get(events_url(&cluster.nginx_url)),
+        &a.access_token,
+    ))
+    .await;
 
     let node_1 = cluster.node(1);
     let created = create_task(&client_a, node_1, &a.access_token, "an event for A").await;
@@ -751,6 +757,14 @@ async fn events_reach_subscribers_on_other_nodes(cluster: Arc<Cluster>) {
     assert!(
         extra.is_empty(),
         "A's stream must not carry B's task: {extra:#?}"
+    );
+
+    let through_nginx = stream_a_through_nginx
+        .events_until(Instant::now() + Duration::from_secs(2))
+        .await;
+    assert_eq!(
+        through_nginx, seen_by_a,
+        "A's stream through nginx carries the same events, as they happen"
     );
 }
 
