@@ -325,6 +325,10 @@ pub struct NodeSettings<'a> {
     pub redis_url: &'a str,
     pub jwt_secret: &'a str,
     pub directory: &'a Path,
+    /// `--pool-size`: PostgreSQL connections per node.
+    pub pool_size: usize,
+    /// `PLINTH_REQUEST_TIMEOUT`.
+    pub request_timeout: Duration,
 }
 
 /// Spawns `plinth serve` node `number` on a free port chosen by the node itself (port 0).
@@ -345,7 +349,7 @@ pub fn spawn_node(
         .args(["--db", settings.database_url])
         .args(["--redis", settings.redis_url])
         .args(["--listen", "127.0.0.1:0"])
-        .args(["--pool-size", "4"])
+        .args(["--pool-size", &settings.pool_size.to_string()])
         .args(["--rate-limit-auth-per-ip", "5/m"])
         .args(["--rate-limit-per-ip", "off"])
         .args(["--rate-limit-per-user", "off"])
@@ -353,7 +357,10 @@ pub fn spawn_node(
         .args(["--trusted-proxy", "127.0.0.1"])
         .env("PLINTH_JWT_SECRET", settings.jwt_secret)
         .env("PLINTH_POSTGRES_STATEMENT_TIMEOUT_MS", "2000")
-        .env("PLINTH_REQUEST_TIMEOUT", "5")
+        .env(
+            "PLINTH_REQUEST_TIMEOUT",
+            settings.request_timeout.as_secs().to_string(),
+        )
         .env("PLINTH_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
