@@ -28,6 +28,10 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &["plinth-diagnostics", "plinth-model", "plinth-sql"],
     ),
     (
+        "plinth-verify",
+        &["plinth-diagnostics", "plinth-model", "plinth-api"],
+    ),
+    (
         "plinth-server",
         &[
             "plinth-diagnostics",
@@ -51,6 +55,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "plinth-docs",
             "plinth-server",
             "plinth-migrate",
+            "plinth-verify",
         ],
     ),
 ];
