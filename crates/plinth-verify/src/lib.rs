@@ -10,6 +10,7 @@
 //!   findings or measurements;
 //! - reports: terminal text, JSON, JUnit XML and a self-contained HTML page.
 
+pub mod client;
 pub mod document;
 pub mod findings;
 
