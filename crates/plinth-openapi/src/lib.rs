@@ -1011,8 +1011,8 @@ impl Builder<'_> {
                 "name": plinth_api::LAST_EVENT_ID_HEADER,
                 "in": "header",
                 "required": false,
-                "description": "The `id:` of the last event received: the stream resumes with the events after it. Browsers' `EventSource` sends it by itself when it reconnects; a value that is not a number is a 400",
-                "schema": { "type": "string", "pattern": "^[0-9]{1,19}$" }
+                "description": "The `id:` of the last event received: the stream resumes with the events after it. Browsers' `EventSource` sends it by itself when it reconnects; an empty value is the same as none; a value that is not a number is a 400",
+                "schema": { "type": "string", "pattern": "^([0-9]{1,19})?$" }
             },
             "IfNoneMatch": {
                 "name": "If-None-Match",
