@@ -8,6 +8,7 @@ mod format;
 mod input;
 mod migrate;
 mod serve;
+mod verify;
 
 use arguments::{Arguments, Command};
 use clap::Parser;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Command::Build(options) => build::run(&options),
         Command::Serve(options) => serve::run(&options),
         Command::Migrate(options) => migrate::run(&options),
+        Command::Verify(options) => verify::run(&options),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -10,8 +10,282 @@
 //!   findings or measurements;
 //! - reports: terminal text, JSON, JUnit XML and a self-contained HTML page.
 
+pub mod authz;
 pub mod client;
+pub mod contract;
 pub mod document;
 pub mod findings;
+pub mod generate;
+pub mod load;
+pub mod report;
+pub mod security;
+pub mod tokens;
+pub mod users;
 
 pub use findings::{Finding, RecordedRequest, Severity};
+pub use report::Report;
+
+use std::time::{Duration, Instant};
+
+/// Which families of checks a run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    pub contract: bool,
+    /// Object-level authorization and mass assignment (needs two users).
+    pub authz: bool,
+    /// Missing, forged, `alg:none`, expired and tampered tokens.
+    pub tokens: bool,
+    /// Injection, verbose errors, security headers, CORS, rate limits.
+    pub security: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Checks {
+        Checks {
+            contract: true,
+            authz: true,
+            tokens: true,
+            security: true,
+        }
+    }
+}
+
+/// The load test a run ends with, when asked (`--load`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadSettings {
+    pub connections: usize,
+    /// Requests per second for an open-loop run; `None` is closed loop (as fast as answered).
+    pub rate: Option<f64>,
+    pub duration: Duration,
+    /// Live progress on stderr (the CLI sets it when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for LoadSettings {
+    fn default() -> LoadSettings {
+        LoadSettings {
+            connections: 16,
+            rate: None,
+            duration: Duration::from_secs(10),
+            progress: false,
+        }
+    }
+}
+
+/// Everything a run needs.
+#[derive(Clone, Debug)]
+pub struct VerifyConfig {
+    /// The API's base URL (`http://127.0.0.1:8080`).
+    pub url: String,
+    /// The OpenAPI document: a file, a URL, or a path on the API. Default `URL/openapi.json`.
+    pub openapi: Option<String>,
+    /// Users from `--user name:token`, in order (the first is the owner).
+    pub users: Vec<users::User>,
+    /// The `--auth-config` file, parsed.
+    pub auth_config: Option<users::AuthConfig>,
+    /// The Plinth schema's source text (`--schema`), when the API is Plinth's.
+    pub schema: Option<String>,
+    /// Findings at or above this severity make the run fail (exit 1).
+    pub fail_on: Severity,
+    /// Timeout of one functional request.
+    pub request_timeout: Duration,
+    pub contract: contract::ContractLimits,
+    pub checks: Checks,
+    pub load: Option<LoadSettings>,
+}
+
+impl VerifyConfig {
+    /// Defaults for `url`: the document at `URL/openapi.json`, every check, no load test.
+    pub fn new(url: &str) -> VerifyConfig {
+        VerifyConfig {
+            url: url.trim().trim_end_matches('/').to_string(),
+            openapi: None,
+            users: Vec::new(),
+            auth_config: None,
+            schema: None,
+            fail_on: Severity::Medium,
+            request_timeout: Duration::from_secs(15),
+            contract: contract::ContractLimits::default(),
+            checks: Checks::default(),
+            load: None,
+        }
+    }
+
+    /// Where the document is read from.
+    pub fn openapi_source(&self) -> String {
+        self.openapi
+            .clone()
+            .unwrap_or_else(|| format!("{}/openapi.json", self.url))
+    }
+}
+
+/// Why a run could not happen at all (the CLI exits 2).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+    #[error("cannot reach {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error(transparent)]
+    Document(#[from] document::DocumentError),
+    #[error(transparent)]
+    Users(#[from] users::UsersError),
+    #[error("the load test could not run: {0}")]
+    Load(String),
+}
+
+/// Runs every check `config` asks for against the API and gathers the report.
+pub async fn run(config: &VerifyConfig) -> Result<Report, VerifyError> {
+    let started_at = Instant::now();
+    let now = time::OffsetDateTime::now_utc();
+    let started = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let target = client::Target::new(&config.url, config.request_timeout)?;
+    // Reachable at all? Any HTTP answer will do; only a transport failure stops the run.
+    target
+        .send(client::Request::new("GET", "/"))
+        .await
+        .map_err(|error| VerifyError::Unreachable {
+            url: config.url.clone(),
+            message: error.to_string(),
+        })?;
+    let openapi = config.openapi_source();
+    let document = document::ApiDocument::load(&openapi, Some(&target)).await?;
+    let users = users::prepare(
+        &target,
+        &document,
+        config.users.clone(),
+        config.auth_config.as_ref(),
+    )
+    .await?;
+    let owner_token = users.owner().map(|user| user.token.clone());
+
+    let mut report = Report {
+        target: config.url.clone(),
+        openapi,
+        started,
+        ..Report::default()
+    };
+
+    if config.checks.contract {
+        let outcome =
+            contract::check(&target, &document, owner_token.as_deref(), &config.contract).await;
+        report.findings.extend(outcome.findings);
+        report.checks.extend(outcome.checks);
+        report.operations_tested = outcome.operations_tested;
+        report.requests_sent += outcome.requests_sent;
+        report.skipped.extend(outcome.skipped);
+    }
+
+    // The probes run after the contract checks, with the same target, document and users; the
+    // security probes last, because their login rate-limit probe uses up the auth budget.
+    if config.checks.authz {
+        report
+            .findings
+            .extend(authz::run(&target, &document, &users).await);
+    }
+    if config.checks.tokens {
+        report
+            .findings
+            .extend(tokens::run(&target, &document, &users).await);
+    }
+    if config.checks.security {
+        report
+            .findings
+            .extend(security::run(&target, &document, &users).await);
+    }
+
+    // Hook: the load test runs last, so the checks above do not disturb its figures.
+    if let Some(settings) = &config.load {
+        load_phase(
+            &target,
+            &document,
+            owner_token.as_deref(),
+            settings,
+            &mut report,
+        )
+        .await?;
+    }
+
+    report.duration = started_at.elapsed();
+    Ok(report)
+}
+
+/// The load test: a mix of the document's safe reads (`GET` without path parameters answering
+/// JSON, no event streams), with the owner's token where one is taken.
+async fn load_phase(
+    target: &client::Target,
+    document: &document::ApiDocument,
+    token: Option<&str>,
+    settings: &LoadSettings,
+    report: &mut Report,
+) -> Result<(), VerifyError> {
+    let base_path = document.base_path();
+    let requests: Vec<load::PlannedRequest> = document
+        .operations
+        .iter()
+        .filter(|operation| {
+            // API reads: JSON answers, not the document itself, docs pages or metrics.
+            let json_answer = operation
+                .success_media_types()
+                .iter()
+                .any(|media| media.contains("json"));
+            let is_document = operation.path.ends_with("openapi.json")
+                || operation.path.ends_with("openapi.yaml");
+            operation.method == "GET"
+                && json_answer
+                && !is_document
+                && !operation.path.contains('{')
+                && !operation.is_event_stream()
+                && operation
+                    .parameters
+                    .iter()
+                    .all(|parameter| !parameter.required)
+        })
+        .map(|operation| {
+            let planned = load::PlannedRequest::get(format!("{base_path}{}", operation.path));
+            match (token, operation.security) {
+                (Some(token), document::Security::Required | document::Security::Optional) => {
+                    planned.bearer(token)
+                }
+                _ => planned,
+            }
+        })
+        .collect();
+    if requests.is_empty() {
+        return Err(VerifyError::Load(
+            "the document has no GET operation without parameters to load".into(),
+        ));
+    }
+    let mut plan = load::LoadPlan::new(
+        target.base_url.clone(),
+        requests,
+        settings.connections,
+        settings.duration,
+    )
+    .progress(settings.progress);
+    if let Some(rate) = settings.rate {
+        plan = plan.open_loop(rate);
+    }
+    let outcome = load::run(&plan)
+        .await
+        .map_err(|error| VerifyError::Load(error.to_string()))?;
+    report.requests_sent += outcome.sent as usize;
+    report.findings.extend(load::findings(&outcome));
+    report.load_text = Some(load::summary(&outcome));
+    report.plots = vec![
+        (
+            "Latency by percentile".to_string(),
+            load::svg_percentiles(&outcome),
+        ),
+        (
+            "Latency over time".to_string(),
+            load::svg_timeline(&outcome),
+        ),
+    ];
+    report.load = serde_json::to_value(&outcome).ok();
+    Ok(())
+}

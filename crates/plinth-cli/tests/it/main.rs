@@ -13,6 +13,7 @@ mod format;
 mod migrate;
 mod serve_kill;
 mod tidy;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
