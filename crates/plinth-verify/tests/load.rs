@@ -24,7 +24,10 @@ struct ServerState {
     stall: Option<(Duration, Duration)>,
 }
 
-async fn item(State(state): State<Arc<ServerState>>, Path(id): Path<String>) -> (StatusCode, String) {
+async fn item(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+) -> (StatusCode, String) {
     state.requests.fetch_add(1, Ordering::SeqCst);
     let now = Instant::now();
     let first = {
@@ -51,7 +54,10 @@ async fn item(State(state): State<Arc<ServerState>>, Path(id): Path<String>) -> 
             tokio::time::sleep(Duration::from_secs(2)).await;
             (StatusCode::OK, "{}".into())
         }
-        _ => (StatusCode::OK, format!(r#"{{"id":"{id}","title":"a task"}}"#)),
+        _ => (
+            StatusCode::OK,
+            format!(r#"{{"id":"{id}","title":"a task"}}"#),
+        ),
     }
 }
 
@@ -70,8 +76,19 @@ async fn serve(state: ServerState) -> (String, Arc<ServerState>) {
     (format!("http://{address}"), state)
 }
 
-fn plan(base_url: &str, requests: Vec<PlannedRequest>, connections: usize, seconds: f64) -> LoadPlan {
-    LoadPlan::new(base_url, requests, connections, Duration::from_secs_f64(seconds)).progress(false)
+fn plan(
+    base_url: &str,
+    requests: Vec<PlannedRequest>,
+    connections: usize,
+    seconds: f64,
+) -> LoadPlan {
+    LoadPlan::new(
+        base_url,
+        requests,
+        connections,
+        Duration::from_secs_f64(seconds),
+    )
+    .progress(false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,16 +116,23 @@ async fn closed_loop_sends_exactly_what_it_reports_in_the_mix_proportions() {
     assert_eq!(measured, report.sent);
     // The timeline covers the measured window and accounts for every request.
     assert_eq!(report.timeline.len(), 10);
-    assert_eq!(report.timeline.iter().map(|point| point.count).sum::<u64>(), report.sent);
-    assert!(report.percentiles.last().is_some_and(|point| point.latency == report.latency.max));
+    assert_eq!(
+        report.timeline.iter().map(|point| point.count).sum::<u64>(),
+        report.sent
+    );
+    assert!(report
+        .percentiles
+        .last()
+        .is_some_and(|point| point.latency == report.latency.max));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_sends_at_the_requested_rate_and_times() {
     let (base_url, state) = serve(ServerState::default()).await;
-    let report = load::run(&plan(&base_url, vec![PlannedRequest::get("/items/x")], 8, 2.0).open_loop(500.0))
-        .await
-        .expect("run");
+    let report =
+        load::run(&plan(&base_url, vec![PlannedRequest::get("/items/x")], 8, 2.0).open_loop(500.0))
+            .await
+            .expect("run");
     let open = report.open_loop.clone().expect("open-loop stats");
 
     assert_eq!(open.intended, 1000);
@@ -119,13 +143,22 @@ async fn open_loop_sends_at_the_requested_rate_and_times() {
     // Sent when due, not in bursts: the arrivals span the two seconds and half of them arrive
     // in each second.
     let arrivals = state.arrivals.lock().expect("lock").clone();
-    let span = arrivals.last().expect("arrivals").duration_since(arrivals[0]);
-    assert!(span > Duration::from_millis(1800) && span < Duration::from_millis(2300), "{span:?}");
+    let span = arrivals
+        .last()
+        .expect("arrivals")
+        .duration_since(arrivals[0]);
+    assert!(
+        span > Duration::from_millis(1800) && span < Duration::from_millis(2300),
+        "{span:?}"
+    );
     let first_second = arrivals
         .iter()
         .filter(|arrival| arrival.duration_since(arrivals[0]) < Duration::from_secs(1))
         .count();
-    assert!((430..=570).contains(&first_second), "{first_second} in the first second");
+    assert!(
+        (430..=570).contains(&first_second),
+        "{first_second} in the first second"
+    );
     assert!(open.lateness.p50 < 20_000, "{open:#?}");
 }
 
@@ -149,7 +182,10 @@ async fn open_loop_shows_the_stall_that_closed_loop_hides() {
 
     let stall_microseconds = stall.as_micros() as u64;
     // Closed loop: only the 4 requests in flight during the stall saw it, far beyond p99.
-    assert!(closed.latency.max >= stall_microseconds * 8 / 10, "{closed:#?}");
+    assert!(
+        closed.latency.max >= stall_microseconds * 8 / 10,
+        "{closed:#?}"
+    );
     assert!(closed.latency.p99 < stall_microseconds / 3, "{closed:#?}");
     // Open loop: every request due during the stall waited for it (about 150 of 1250).
     assert!(open.latency.p99 >= stall_microseconds * 2 / 3, "{open:#?}");
@@ -173,7 +209,9 @@ async fn errors_are_counted_by_kind_and_reported_as_findings() {
         PlannedRequest::get("/items/missing"),
         PlannedRequest::get("/items/broken"),
     ];
-    let report = load::run(&plan(&base_url, requests, 2, 0.5)).await.expect("run");
+    let report = load::run(&plan(&base_url, requests, 2, 0.5))
+        .await
+        .expect("run");
     let by_status = &report.errors.by_status;
     assert!(by_status[&404] > 0 && by_status[&500] > 0, "{report:#?}");
     assert_eq!(report.errors.status_4xx, by_status[&404]);
@@ -206,10 +244,26 @@ async fn an_unreachable_target_or_a_bad_plan_is_an_error_not_a_report() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = listener.local_addr().expect("address");
     drop(listener);
-    let unreachable = plan(&format!("http://{address}"), vec![PlannedRequest::get("/")], 2, 0.2);
-    assert!(matches!(load::run(&unreachable).await, Err(LoadError::Connect { .. })));
-    let https = plan("https://example.invalid", vec![PlannedRequest::get("/")], 1, 0.2);
-    assert!(matches!(load::run(&https).await, Err(LoadError::InvalidUrl(_))));
+    let unreachable = plan(
+        &format!("http://{address}"),
+        vec![PlannedRequest::get("/")],
+        2,
+        0.2,
+    );
+    assert!(matches!(
+        load::run(&unreachable).await,
+        Err(LoadError::Connect { .. })
+    ));
+    let https = plan(
+        "https://example.invalid",
+        vec![PlannedRequest::get("/")],
+        1,
+        0.2,
+    );
+    assert!(matches!(
+        load::run(&https).await,
+        Err(LoadError::InvalidUrl(_))
+    ));
     let bad_header = PlannedRequest {
         headers: vec![("bad header".into(), "x".into())],
         ..PlannedRequest::get("/")
@@ -224,18 +278,25 @@ async fn an_unreachable_target_or_a_bad_plan_is_an_error_not_a_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plots_are_self_contained_svg() {
     let (base_url, _) = serve(ServerState::default()).await;
-    let report = load::run(&plan(&base_url, vec![PlannedRequest::get("/items/a")], 2, 0.5).open_loop(200.0))
-        .await
-        .expect("run");
+    let report =
+        load::run(&plan(&base_url, vec![PlannedRequest::get("/items/a")], 2, 0.5).open_loop(200.0))
+            .await
+            .expect("run");
     for svg in [load::svg_percentiles(&report), load::svg_timeline(&report)] {
-        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{svg}");
+        assert!(
+            svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+            "{svg}"
+        );
         assert!(svg.ends_with("</svg>"));
         assert!(svg.contains("<polyline"), "{svg}");
         assert!(!svg.contains("<script") && !svg.contains("href"), "{svg}");
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
     }
     let percentiles = load::svg_percentiles(&report);
-    assert!(percentiles.contains(">90%<") && percentiles.contains(">99%<"), "{percentiles}");
+    assert!(
+        percentiles.contains(">90%<") && percentiles.contains(">99%<"),
+        "{percentiles}"
+    );
     let json = serde_json::to_value(&report).expect("json");
     assert_eq!(json["mode"], "open");
     assert!(json["latency"]["p99"].as_u64().is_some());

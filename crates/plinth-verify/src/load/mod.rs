@@ -250,7 +250,9 @@ fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
         ));
     }
     if plan.timeout.is_zero() {
-        return Err(LoadError::InvalidPlan("the timeout must be more than 0".into()));
+        return Err(LoadError::InvalidPlan(
+            "the timeout must be more than 0".into(),
+        ));
     }
     if let LoadMode::Open { rate_per_second } = plan.mode {
         if !rate_per_second.is_finite() || rate_per_second <= 0.0 || rate_per_second > 10_000_000.0
@@ -306,8 +308,8 @@ impl Mix {
         if self.requests.len() <= 1 || self.total_weight == 0 {
             return 0;
         }
-        let slot = ((u128::from(ordinal) * u128::from(self.stride))
-            % u128::from(self.total_weight)) as u64;
+        let slot = ((u128::from(ordinal) * u128::from(self.stride)) % u128::from(self.total_weight))
+            as u64;
         // The first request whose running total exceeds the slot.
         self.cumulative
             .partition_point(|running_total| *running_total <= slot)

@@ -2,31 +2,31 @@
 //! or style): the percentile curve, on an x axis in "nines" so the tail gets as much room as the
 //! median, and latency over time (p50, p99 and max per slice), where stalls and queueing show.
 
-use super::report::LoadReport;
+use super::report::{LoadReport, TimelinePoint};
 use std::fmt::Write;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 320.0;
 const LEFT: f64 = 64.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 32.0;
+const RIGHT: f64 = 32.0;
+const TOP: f64 = 44.0;
 const BOTTOM: f64 = 44.0;
 const P50_COLOUR: &str = "#2563eb";
 const P99_COLOUR: &str = "#ea580c";
 const MAX_COLOUR: &str = "#dc2626";
 
+/// Which latency of a timeline point a line plots.
+type SeriesValue = fn(&TimelinePoint) -> u64;
+
 /// Latency (ms) against percentile, the x axis in nines: 0 = p0, 1 = p90, 2 = p99, 3 = p99.9.
 pub fn svg_percentiles(report: &LoadReport) -> String {
-    let title = format!(
-        "Latency by percentile — {} loop, {} connections",
-        report.mode, report.connections
-    );
+    let title = format!("Latency by percentile — {}", describe(report));
     let mut svg = open_svg(&title);
     let Some(last) = report.percentiles.last() else {
         no_data(&mut svg);
         return close_svg(svg);
     };
-    let highest_nines = last.nines.max(1.0).ceil();
+    let highest_nines = last.nines.max(1.0);
     let y_axis = Axis::new(milliseconds(last.latency));
     let x_of = |nines: f64| LEFT + nines / highest_nines * plot_width();
     let y_of = |value: f64| TOP + plot_height() - value / y_axis.top * plot_height();
@@ -68,15 +68,15 @@ pub fn svg_percentiles(report: &LoadReport) -> String {
         svg,
         r#"<circle cx="{max_x:.1}" cy="{max_y:.1}" r="4" fill="{MAX_COLOUR}"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="{MAX_COLOUR}">max {}</text>"#,
         max_x - 8.0,
-        (max_y + 4.0).max(TOP + 12.0),
+        (max_y - 8.0).max(TOP + 12.0),
         format_milliseconds(last.latency)
     );
     let summary = &report.latency;
     let _ = write!(
         svg,
         r##"<text x="{:.1}" y="{:.1}" fill="#374151">p50 {}  p90 {}  p99 {}  p99.9 {}</text>"##,
-        LEFT + 8.0,
-        TOP + 14.0,
+        LEFT,
+        TOP - 10.0,
         format_milliseconds(summary.p50),
         format_milliseconds(summary.p90),
         format_milliseconds(summary.p99),
@@ -87,10 +87,7 @@ pub fn svg_percentiles(report: &LoadReport) -> String {
 
 /// p50, p99 and max latency (ms) of each slice of the run against time (s).
 pub fn svg_timeline(report: &LoadReport) -> String {
-    let title = format!(
-        "Latency over time — {} loop, {} connections",
-        report.mode, report.connections
-    );
+    let title = format!("Latency over time — {}", describe(report));
     let mut svg = open_svg(&title);
     let answered: Vec<_> = report
         .timeline
@@ -122,7 +119,7 @@ pub fn svg_timeline(report: &LoadReport) -> String {
     }
     axis_label(&mut svg, "seconds");
 
-    let series: [(&str, &str, fn(&super::report::TimelinePoint) -> u64); 3] = [
+    let series: [(&str, &str, SeriesValue); 3] = [
         ("max", MAX_COLOUR, |point| point.max),
         ("p99", P99_COLOUR, |point| point.p99),
         ("p50", P50_COLOUR, |point| point.p50),
@@ -150,9 +147,13 @@ pub fn svg_timeline(report: &LoadReport) -> String {
         );
     }
     // Legend, top right.
-    for (position, (name, colour)) in [("p50", P50_COLOUR), ("p99", P99_COLOUR), ("max", MAX_COLOUR)]
-        .into_iter()
-        .enumerate()
+    for (position, (name, colour)) in [
+        ("p50", P50_COLOUR),
+        ("p99", P99_COLOUR),
+        ("max", MAX_COLOUR),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let x = WIDTH - RIGHT - 150.0 + position as f64 * 50.0;
         let _ = write!(
@@ -166,6 +167,18 @@ pub fn svg_timeline(report: &LoadReport) -> String {
         );
     }
     close_svg(svg)
+}
+
+/// `closed loop, 64 connections` or `open loop at 500 req/s, 64 connections`.
+fn describe(report: &LoadReport) -> String {
+    match &report.open_loop {
+        Some(open) => format!(
+            "open loop at {} req/s, {} connections",
+            trim_number(open.requested_rate),
+            report.connections
+        ),
+        None => format!("closed loop, {} connections", report.connections),
+    }
 }
 
 fn plot_width() -> f64 {
@@ -201,8 +214,7 @@ fn percentile_label(nines: f64) -> String {
     match whole {
         0 => "0%".into(),
         1 => "90%".into(),
-        _ => format!("99.{}%", "9".repeat(whole - 2))
-            .replace("99.%", "99%"),
+        _ => format!("99.{}%", "9".repeat(whole - 2)).replace("99.%", "99%"),
     }
 }
 
@@ -302,7 +314,9 @@ mod tests {
 
     #[test]
     fn percentile_labels_count_nines() {
-        let labels: Vec<String> = (0..5).map(|nines| percentile_label(f64::from(nines))).collect();
+        let labels: Vec<String> = (0..5)
+            .map(|nines| percentile_label(f64::from(nines)))
+            .collect();
         assert_eq!(labels, ["0%", "90%", "99%", "99.9%", "99.99%"]);
     }
 

@@ -61,7 +61,10 @@ fn progress_line(
         "load"
     };
     let elapsed = now.saturating_duration_since(shared.start).as_secs();
-    let total = shared.deadline.saturating_duration_since(shared.start).as_secs();
+    let total = shared
+        .deadline
+        .saturating_duration_since(shared.start)
+        .as_secs();
     format!(
         "{phase} {elapsed}/{total} s  {completed} requests  {} req/s  {failed} errors",
         completed.saturating_sub(previous)
