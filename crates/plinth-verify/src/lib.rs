@@ -183,6 +183,13 @@ pub async fn run(config: &VerifyConfig) -> Result<Report, VerifyError> {
     // The probes run after the contract checks, with the same target, document and users; the
     // security probes last, because their login rate-limit probe uses up the auth budget.
     if config.checks.authz {
+        if users.users.len() < 2 {
+            // A clean report must not suggest object-level access was checked when it was not.
+            report.skipped.push((
+                "authorization probes".to_string(),
+                "they need two users: give a second `--user` or an auth config".to_string(),
+            ));
+        }
         report
             .findings
             .extend(authz::run(&target, &document, &users).await);
@@ -238,6 +245,8 @@ async fn load_phase(
             operation.method == "GET"
                 && json_answer
                 && !is_document
+                // Sign-in routes are rate-limited hard on purpose; they are not the API's load.
+                && !operation.path.contains("/auth/")
                 && !operation.path.contains('{')
                 && !operation.is_event_stream()
                 && operation
@@ -255,6 +264,8 @@ async fn load_phase(
             }
         })
         .collect();
+    let mut requests = requests;
+    requests.extend(item_reads(target, document, token).await);
     if requests.is_empty() {
         return Err(VerifyError::Load(
             "the document has no GET operation without parameters to load".into(),
@@ -266,7 +277,8 @@ async fn load_phase(
         settings.connections,
         settings.duration,
     )
-    .progress(settings.progress);
+    .progress(settings.progress)
+    .warmup(std::time::Duration::from_secs(1));
     if let Some(rate) = settings.rate {
         plan = plan.open_loop(rate);
     }
@@ -288,4 +300,66 @@ async fn load_phase(
     ];
     report.load = serde_json::to_value(&outcome).ok();
     Ok(())
+}
+
+/// Reads of single items for the load mix: for each `GET …/{id}` whose collection lists rows,
+/// the first listed row's id (Plinth's `{"data": [...]}` or a bare array), read with the
+/// owner's token where the operation takes one.
+async fn item_reads(
+    target: &client::Target,
+    document: &document::ApiDocument,
+    token: Option<&str>,
+) -> Vec<load::PlannedRequest> {
+    let base_path = document.base_path();
+    let mut planned = Vec::new();
+    for operation in &document.operations {
+        if operation.method != "GET"
+            || operation.path.contains("/auth/")
+            || operation.is_event_stream()
+        {
+            continue;
+        }
+        let Some((collection, last)) = operation.path.rsplit_once('/') else {
+            continue;
+        };
+        let Some(parameter) = last
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+        else {
+            continue;
+        };
+        if collection.contains('{') {
+            continue;
+        }
+        let mut request = client::Request::new("GET", format!("{base_path}{collection}?limit=1"));
+        if let Some(token) = token {
+            request = request.bearer(token);
+        }
+        let Ok(exchange) = target.send(request).await else {
+            continue;
+        };
+        let Some(body) = exchange.json().filter(|_| exchange.status == 200) else {
+            continue;
+        };
+        let first = body
+            .get("data")
+            .and_then(|data| data.get(0))
+            .or_else(|| body.get(0))
+            .cloned();
+        let id = first.and_then(|row| row.get(parameter).or_else(|| row.get("id")).cloned());
+        let id = match id {
+            Some(serde_json::Value::String(text)) => text,
+            Some(serde_json::Value::Number(number)) => number.to_string(),
+            _ => continue,
+        };
+        let path = format!("{base_path}{collection}/{}", contract::percent_encode(&id));
+        let request = load::PlannedRequest::get(path);
+        planned.push(match (token, operation.security) {
+            (Some(token), document::Security::Required | document::Security::Optional) => {
+                request.bearer(token)
+            }
+            _ => request,
+        });
+    }
+    planned
 }

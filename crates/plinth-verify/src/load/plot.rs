@@ -74,7 +74,7 @@ pub fn svg_percentiles(report: &LoadReport) -> String {
     let summary = &report.latency;
     let _ = write!(
         svg,
-        r##"<text x="{:.1}" y="{:.1}" fill="#374151">p50 {}  p90 {}  p99 {}  p99.9 {}</text>"##,
+        r##"<text x="{:.1}" y="{:.1}" fill="#374151">p50 {} · p90 {} · p99 {} · p99.9 {}</text>"##,
         LEFT,
         TOP - 10.0,
         format_milliseconds(summary.p50),
