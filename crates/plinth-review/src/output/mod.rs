@@ -1,0 +1,9 @@
+//! Rendering a [`Report`](crate::Report): compiler-style text, JSON, and SARIF 2.1.0.
+
+mod json;
+mod sarif;
+mod text;
+
+pub use json::render_json;
+pub use sarif::render_sarif;
+pub use text::render_text;
