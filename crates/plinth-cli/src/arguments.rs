@@ -51,6 +51,71 @@ pub enum Command {
     /// Exits 0 when no finding is at or above --fail-on, 1 when one is, 2 when verify cannot
     /// run (unreachable URL, unreadable document, bad arguments).
     Verify(VerifyOptions),
+    /// Review an existing backend's API documents, SQL and schemas as an architect would.
+    ///
+    /// Reads OpenAPI documents, SQL schemas and migration folders, and Prisma and Plinth
+    /// schemas, and reports what a senior backend architect would flag, each finding with a rule
+    /// id, a severity, its place and a fix. Folders are searched for `.json`/`.yaml`/`.yml` OpenAPI documents, `.sql` files (a folder
+    /// named like `migrations`, or numbered files, are migrations replayed in order) and
+    /// `.prisma`/`.plinth`/`.zmodel` schemas; inputs given together are also checked against
+    /// each other. Settings come from `--config` (default: `plinth-review.toml` in the current
+    /// directory, when present), then these flags. Rules: `plinth review --list-rules` and
+    /// docs/rules/. Exits 0 when no finding is at or above --fail-on, 1 when one is, 2 when the
+    /// review cannot run (a missing path, a bad config, no reviewable file).
+    Review(ReviewOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewOptions {
+    /// Files and folders to review.
+    #[arg(value_name = "PATH", required_unless_present = "list_rules")]
+    pub paths: Vec<PathBuf>,
+    /// How to print the findings: compiler-style text, one JSON document, or SARIF 2.1.0 (for
+    /// GitHub code scanning).
+    #[arg(long, value_enum, default_value_t = ReviewFormat::Text)]
+    pub format: ReviewFormat,
+    /// Write the findings to FILE instead of standard output (the summary line still goes to
+    /// the terminal).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The configuration file (TOML: `fail-on`, `dialect`, and a `[rules]` table of
+    /// `rule-id = "off" | "error" | "warning" | "note"`). Default: `plinth-review.toml` in the
+    /// current directory, when present.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Set a rule's level, `id=level` with level off, error, warning or note (repeatable;
+    /// overrides the config file).
+    #[arg(long = "rule", value_name = "ID=LEVEL")]
+    pub rules: Vec<String>,
+    /// The lowest severity that fails the run (exit 1). Default: the config's, else error.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// The SQL dialect of files that do not tell it by their name or their syntax.
+    #[arg(long, value_enum)]
+    pub dialect: Option<ReviewDialect>,
+    /// Print every rule (id, severity, category, summary) and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReviewFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Note,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReviewDialect {
+    Postgres,
+    Sqlite,
 }
 
 #[derive(Debug, Args)]
@@ -68,7 +133,9 @@ pub struct VerifyOptions {
     /// An auth config (TOML or JSON) that gives tokens or registers and logs users in.
     #[arg(long, value_name = "FILE")]
     pub auth_config: Option<PathBuf>,
-    /// The API's Plinth schema, when it is Plinth's: lets verify know ownership and role rules.
+    /// The API's Plinth schema, when it is Plinth's: the authorization probes then expect what
+    /// its access rules say (who may read, change or delete each row, which fields a user may
+    /// not set, which endpoints refuse callers without a token with 401) instead of guessing.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// The lowest severity that fails the run (exit 1): info, low, medium, high or critical.

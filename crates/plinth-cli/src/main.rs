@@ -7,6 +7,7 @@ mod check;
 mod format;
 mod input;
 mod migrate;
+mod review;
 mod serve;
 mod verify;
 
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         Command::Serve(options) => serve::run(&options),
         Command::Migrate(options) => migrate::run(&options),
         Command::Verify(options) => verify::run(&options),
+        Command::Review(options) => review::run(&options),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@
 use crate::arguments::VerifyOptions;
 use crate::Outcome;
 use anyhow::{bail, Context};
-use plinth_verify::{report, users, LoadSettings, Severity, VerifyConfig};
+use plinth_verify::{report, users, LoadSettings, SchemaSource, Severity, VerifyConfig};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -36,7 +36,10 @@ fn config(options: &VerifyOptions) -> anyhow::Result<VerifyConfig> {
     if let Some(path) = &options.schema {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the schema {}", path.display()))?;
-        config.schema = Some(text);
+        config.schema = Some(SchemaSource {
+            name: path.display().to_string(),
+            text,
+        });
     }
     config.request_timeout = seconds(options.timeout, "timeout")?;
     config.contract.max_requests_per_operation = options.max_requests_per_operation.max(1);

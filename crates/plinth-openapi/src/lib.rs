@@ -172,6 +172,43 @@ impl OperationSpec {
     }
 }
 
+/// The 201 answer's `links` of a create: the item operations that exist, each with `{id}` taken
+/// from the created row's key (`$response.body#/id`), so clients and tools such as `plinth verify`
+/// know where the new row lives without guessing from paths. None when the key is not returned.
+fn created_links(resource: &Resource, model: &Model, singular: &str) -> Map<String, Json> {
+    let mut links = Map::new();
+    let Some(id_index) = resource
+        .item_id_field
+        .filter(|index| resource.item_path.is_some() && resource.readable_fields.contains(index))
+    else {
+        return links;
+    };
+    let Some(id_field) = model.fields.get(id_index) else {
+        return links;
+    };
+    let pointer = id_field.name.replace('~', "~0").replace('/', "~1");
+    let endpoints = resource.endpoints;
+    for (exists, verb, what) in [
+        (endpoints.get, "get", "Read"),
+        (endpoints.update, "update", "Update"),
+        (endpoints.delete, "delete", "Delete"),
+    ] {
+        if !exists {
+            continue;
+        }
+        let operation_id = format!("{verb}{singular}");
+        links.insert(
+            operation_id.clone(),
+            json!({
+                "operationId": operation_id,
+                "parameters": { "id": format!("$response.body#/{pointer}") },
+                "description": format!("{what} the created {}", resource.model_name)
+            }),
+        );
+    }
+    links
+}
+
 fn json_body(schema_reference: Json, description: &str) -> Json {
     json!({
         "description": description,
@@ -324,6 +361,15 @@ impl Builder<'_> {
                 headers.insert("Location".into(), header_reference("Location"));
             }
             headers.insert("ETag".into(), header_reference("ETag"));
+            let mut created = json!({
+                "description": "Created; `Location` points at the new row",
+                "headers": headers,
+                "content": { "application/json": { "schema": reference(&names.read) } }
+            });
+            let links = created_links(resource, model, &singular);
+            if !links.is_empty() {
+                created["links"] = Json::Object(links);
+            }
             let spec = OperationSpec {
                 tag: tag.clone(),
                 operation_id: format!("create{singular}"),
@@ -339,14 +385,7 @@ impl Builder<'_> {
                     reference(&names.create),
                     &format!("The new {}", resource.model_name),
                 )),
-                success: vec![(
-                    "201".into(),
-                    json!({
-                        "description": "Created; `Location` points at the new row",
-                        "headers": headers,
-                        "content": { "application/json": { "schema": reference(&names.read) } }
-                    }),
-                )],
+                success: vec![("201".into(), created)],
                 errors: vec!["400", "401", "403", "409"],
             };
             collection.insert("post".into(), spec.into_json());

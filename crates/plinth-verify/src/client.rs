@@ -3,6 +3,8 @@
 //! status, headers, body and time taken — so every check reports exactly what it saw.
 
 use crate::findings::RecordedRequest;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The API under test.
@@ -11,6 +13,9 @@ pub struct Target {
     /// `http://host:port` (no trailing slash).
     pub base_url: String,
     client: reqwest::Client,
+    /// Every request sent through this target or its clones, answered or not: the run's
+    /// request count covers the probes too, not only the contract checks.
+    sent: Arc<AtomicUsize>,
 }
 
 /// One request and its answer.
@@ -125,7 +130,13 @@ impl Target {
         Ok(Target {
             base_url: trimmed.to_string(),
             client,
+            sent: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// How many requests have been sent through this target and its clones.
+    pub fn requests_sent(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -161,6 +172,7 @@ impl Target {
             body: request.body.clone(),
         };
         let started = Instant::now();
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let transport = |error: reqwest::Error| ClientError::Transport {
             method: request.method.clone(),
             url: url.clone(),

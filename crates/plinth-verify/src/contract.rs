@@ -1,8 +1,10 @@
 //! Contract checks: every operation of the document exercised with generated inputs — valid
 //! ones and deliberately invalid ones — and every answer held to what the document promises
 //! (no 5xx, documented status, content type, headers and body schema); then stateful sequences
-//! per collection (create → read → update → delete → read is 404), found by path convention
-//! (`POST /things` beside `/things/{id}`).
+//! per collection (create → read → update → delete → read is 404), which follow the create's
+//! OpenAPI `links` when the document has them, and the path convention otherwise
+//! (`POST /things` beside `/things/{id}`). Header parameters get invalid values too (too long,
+//! against their pattern), sent only as text a header can carry.
 //!
 //! Precision over reach: a check reports only what the document actually promises. A row the
 //! API creates but does not let its creator read (the create answer echoes none of it) is not a
@@ -157,11 +159,46 @@ struct ContractRun<'a> {
     trace: bool,
 }
 
-/// A collection and its item path, found by convention: `POST /things` beside `/things/{id}`.
+/// A create and the operations on the row it makes.
 struct Resource<'d> {
     create: &'d Operation,
-    item_path: String,
-    parameter: String,
+    items: Vec<(&'d Operation, Binding)>,
+}
+
+/// How an operation that follows a create is pointed at the created row.
+#[derive(Clone, Debug)]
+enum Binding {
+    /// The path convention: the item path's one parameter is the new row's id.
+    Convention { parameter: String },
+    /// The create's link: each parameter a constant or a runtime expression
+    /// (`$response.body#/id`, `$response.header.Location`, `$request.body#/slug`).
+    Link(Vec<(String, Value)>),
+}
+
+impl Resource<'_> {
+    /// The fields of the create's answer that only address the row (its id): a row echoing
+    /// nothing else is not expected to read back.
+    fn address_fields(&self) -> BTreeSet<String> {
+        let mut fields = BTreeSet::from(["id".to_string()]);
+        for (_, binding) in &self.items {
+            match binding {
+                Binding::Convention { parameter } => {
+                    fields.insert(parameter.clone());
+                }
+                Binding::Link(parameters) => {
+                    for (_, value) in parameters {
+                        let pointer = value
+                            .as_str()
+                            .and_then(|text| text.strip_prefix("$response.body#/"));
+                        if let Some(first) = pointer.and_then(|pointer| pointer.split('/').next()) {
+                            fields.insert(first.replace("~1", "/").replace("~0", "~"));
+                        }
+                    }
+                }
+            }
+        }
+        fields
+    }
 }
 
 impl<'a> ContractRun<'a> {
@@ -183,18 +220,13 @@ impl<'a> ContractRun<'a> {
             })
             .collect();
         // Stateful sequences first: they also give real ids to the item operations.
-        for resource in resources(&testable) {
+        for resource in resources(document, &testable) {
             if self.out_of_time() {
                 break;
             }
-            let item_operations: Vec<&Operation> = testable
-                .iter()
-                .copied()
-                .filter(|operation| operation.path == resource.item_path)
-                .collect();
-            self.stateful(&resource, &item_operations).await;
+            self.stateful(&resource).await;
             exercised.insert(resource.create.label());
-            for operation in item_operations {
+            for (operation, _) in &resource.items {
                 exercised.insert(operation.label());
             }
         }
@@ -249,7 +281,12 @@ impl<'a> ContractRun<'a> {
         }
         let mut tried: BTreeSet<(String, String, generate::InvalidKind)> = BTreeSet::new();
         for parameter in &operation.parameters {
-            if !matches!(parameter.location, Location::Query | Location::Path) {
+            let header = parameter.location == Location::Header;
+            if !matches!(
+                parameter.location,
+                Location::Query | Location::Path | Location::Header
+            ) || (header && is_transport_header(&parameter.name))
+            {
                 continue;
             }
             let flattened = generate::flatten(&parameter.schema);
@@ -290,6 +327,12 @@ impl<'a> ContractRun<'a> {
                     value: Value::from("verify-not-in-enum"),
                 });
             }
+            if header {
+                // A header carries visible ASCII text with no surrounding blanks (which servers
+                // trim); anything else could not be sent, or would arrive as another value.
+                variants.retain(|variant| is_header_text(&scalar_text(&variant.value)));
+                variants.extend(pattern_variant(map, &what));
+            }
             // `dueAt[lt]` and `dueAt[gt]` share a schema and a parser: one of each kind is
             // enough, which keeps the per-operation budget for the other parameters.
             let family = parameter.name.split('[').next().unwrap_or("").to_string();
@@ -311,6 +354,12 @@ impl<'a> ContractRun<'a> {
                             .collect();
                         request = self.build(operation, &values, Fill::Required, None);
                     }
+                    Location::Header => {
+                        request
+                            .headers
+                            .retain(|(name, _)| !name.eq_ignore_ascii_case(&parameter.name));
+                        request = request.header(&parameter.name, text);
+                    }
                     _ => {
                         let separator = if request.path.contains('?') { '&' } else { '?' };
                         request.path = format!(
@@ -330,7 +379,7 @@ impl<'a> ContractRun<'a> {
 
     /// POST the collection → GET the item → PATCH/PUT it → the other item operations →
     /// DELETE it → GET is 404; then the collection's own remaining checks.
-    async fn stateful(&mut self, resource: &Resource<'_>, item_operations: &[&Operation]) {
+    async fn stateful(&mut self, resource: &Resource<'_>) {
         let create = resource.create;
         let create_request = self.build(create, &[], Fill::Required, None);
         let sent_body: Option<Value> = create_request
@@ -346,38 +395,44 @@ impl<'a> ContractRun<'a> {
         let Some(created) = created.filter(|exchange| (200..300).contains(&exchange.status)) else {
             // Nothing created (refused by policy, or a conflict): exercise the item operations
             // with generated ids only.
-            for operation in item_operations {
+            for (operation, _) in &resource.items {
                 self.single(operation, &[]).await;
             }
             return;
         };
         let created_row = created.json().and_then(|value| value.as_object().cloned());
-        let Some(id) = created_id(&created, &resource.parameter) else {
-            for operation in item_operations {
-                self.single(operation, &[]).await;
-            }
-            return;
-        };
-        let known = vec![(resource.parameter.clone(), id.clone())];
-        // The creator sees the row only when the create answer echoes more than its id: a
-        // write-only resource (or one its creator may not read) is not expected to read back.
-        let visible = created_row.as_ref().is_some_and(|row| {
-            row.keys()
-                .any(|key| key != &resource.parameter && key != "id")
-        });
-        let read = item_operations
+        // Each operation's path values from the created row; `None` when they cannot be had.
+        let bound: Vec<(&Operation, Option<Known>)> = resource
+            .items
             .iter()
-            .copied()
-            .find(|operation| operation.method == "GET");
+            .map(|(operation, binding)| {
+                let known = bind(binding, operation, sent_body.as_ref(), &created);
+                (*operation, known)
+            })
+            .collect();
+        // The creator sees the row only when the create answer echoes more than its address: a
+        // write-only resource (or one its creator may not read) is not expected to read back.
+        let address = resource.address_fields();
+        let visible = created_row
+            .as_ref()
+            .is_some_and(|row| row.keys().any(|key| !address.contains(key)));
+        let read: Option<(&Operation, Known)> = bound.iter().find_map(|(operation, known)| {
+            (operation.method == "GET")
+                .then(|| known.clone().map(|known| (*operation, known)))
+                .flatten()
+        });
         let label = create.label();
-        if let Some(read) = read {
-            let request = self.build(read, &known, Fill::Required, None);
-            let answer = self.exchange(read, request, Expectation::Valid).await;
+        if let Some((read_operation, read_known)) = &read {
+            let request = self.build(read_operation, read_known, Fill::Required, None);
+            let answer = self
+                .exchange(read_operation, request, Expectation::Valid)
+                .await;
             if visible {
                 self.note_check(STATEFUL_READ_AFTER_CREATE, &label);
                 if let Some(answer) = &answer {
                     self.compare_read_after_create(
-                        resource,
+                        create,
+                        &read_operation.path,
                         &created,
                         created_row.as_ref(),
                         sent_body.as_ref(),
@@ -387,22 +442,32 @@ impl<'a> ContractRun<'a> {
             }
         }
         // Updates, then anything else on the item, then the delete last.
-        let mut ordered: Vec<&Operation> = item_operations.to_vec();
-        ordered.sort_by_key(|operation| match operation.method.as_str() {
+        let mut ordered = bound.clone();
+        ordered.sort_by_key(|(operation, _)| match operation.method.as_str() {
             "PATCH" | "PUT" => 0,
             "DELETE" => 2,
             _ => 1,
         });
-        for operation in ordered {
+        for (operation, known) in ordered {
             if self.out_of_time() {
                 break;
             }
+            let Some(known) = known else {
+                self.single(operation, &[]).await;
+                continue;
+            };
             match operation.method.as_str() {
                 "PATCH" | "PUT" => {
-                    self.update(operation, read, &known, visible, created_row.as_ref())
-                        .await
+                    self.update(
+                        operation,
+                        read.as_ref(),
+                        &known,
+                        visible,
+                        created_row.as_ref(),
+                    )
+                    .await
                 }
-                "DELETE" => self.delete(operation, read, &known, visible).await,
+                "DELETE" => self.delete(operation, read.as_ref(), &known, visible).await,
                 "GET" => {
                     let full = self.build(operation, &known, Fill::All, None);
                     self.exchange(operation, full, Expectation::Valid).await;
@@ -415,13 +480,14 @@ impl<'a> ContractRun<'a> {
 
     fn compare_read_after_create(
         &mut self,
-        resource: &Resource<'_>,
+        create: &Operation,
+        read_path: &str,
         created: &Exchange,
         created_row: Option<&Map<String, Value>>,
         sent: Option<&Value>,
         read: &Exchange,
     ) {
-        let label = resource.create.label();
+        let label = create.label();
         if !(200..300).contains(&read.status) {
             self.report(
                 STATEFUL_READ_AFTER_CREATE,
@@ -431,12 +497,12 @@ impl<'a> ContractRun<'a> {
                 format!(
                     "POST answered {} and returned the row, but GET {} answered {}: {}",
                     created.status,
-                    resource.item_path,
+                    read_path,
                     read.status,
                     truncate(&read.text(), 300)
                 ),
                 Some(read.request.clone()),
-                "make a created row readable by its creator at its item path, or document why it is not",
+                "Make a created row readable by its creator at its item path, or document why it is not.",
             );
             return;
         }
@@ -454,7 +520,7 @@ impl<'a> ContractRun<'a> {
             }
         }
         // Plain strings sent must come back as sent (formatted ones may be normalized).
-        if let (Some(Value::Object(sent)), Some(schema)) = (sent, &resource.create.request_body) {
+        if let (Some(Value::Object(sent)), Some(schema)) = (sent, &create.request_body) {
             let flattened = generate::flatten(schema);
             for (key, value) in sent {
                 let plain = flattened
@@ -483,7 +549,7 @@ impl<'a> ContractRun<'a> {
                 "a created row reads back with different values".into(),
                 differences.join("; "),
                 Some(read.request.clone()),
-                "store and return exactly what was accepted at create",
+                "Store and return exactly what was accepted at create.",
             );
         }
     }
@@ -491,7 +557,7 @@ impl<'a> ContractRun<'a> {
     async fn update(
         &mut self,
         operation: &Operation,
-        read: Option<&Operation>,
+        read: Option<&(&Operation, Known)>,
         known: &[(String, String)],
         visible: bool,
         created_row: Option<&Map<String, Value>>,
@@ -537,12 +603,12 @@ impl<'a> ContractRun<'a> {
         }
         let answer = self.exchange(operation, request, Expectation::Valid).await;
         if visible {
-            if let (Some(answer), Some(read), Some((name, value))) =
+            if let (Some(answer), Some((read, read_known)), Some((name, value))) =
                 (&answer, read, &changed_property)
             {
                 if (200..300).contains(&answer.status) {
                     self.note_check(STATEFUL_UPDATE_LOST, &operation.label());
-                    let request = self.build(read, known, Fill::Required, None);
+                    let request = self.build(read, read_known, Fill::Required, None);
                     if let Some(after) = self.exchange(read, request, Expectation::Valid).await {
                         let read_value = after.json().and_then(|row| row.get(name).cloned());
                         if (200..300).contains(&after.status) && read_value.as_ref() != Some(value)
@@ -559,7 +625,7 @@ impl<'a> ContractRun<'a> {
                                     read_value.map(|value| value.to_string()).unwrap_or_else(|| "nothing".into())
                                 ),
                                 Some(after.request.clone()),
-                                "persist every field an update accepts before answering 2xx",
+                                "Persist every field an update accepts before answering 2xx.",
                             );
                         }
                     }
@@ -572,7 +638,7 @@ impl<'a> ContractRun<'a> {
     async fn delete(
         &mut self,
         operation: &Operation,
-        read: Option<&Operation>,
+        read: Option<&(&Operation, Known)>,
         known: &[(String, String)],
         visible: bool,
     ) {
@@ -584,9 +650,11 @@ impl<'a> ContractRun<'a> {
         if !(200..300).contains(&answer.status) || !visible {
             return;
         }
-        let Some(read) = read else { return };
+        let Some((read, read_known)) = read else {
+            return;
+        };
         self.note_check(STATEFUL_DELETE_INEFFECTIVE, &operation.label());
-        let request = self.build(read, known, Fill::Required, None);
+        let request = self.build(read, read_known, Fill::Required, None);
         if let Some(after) = self.exchange(read, request, Expectation::Valid).await {
             if (200..300).contains(&after.status) {
                 self.report(
@@ -601,7 +669,7 @@ impl<'a> ContractRun<'a> {
                         truncate(&after.text(), 300)
                     ),
                     Some(after.request.clone()),
-                    "remove the row (or hide it from reads) before answering 2xx to a delete",
+                    "Remove the row (or hide it from reads) before answering 2xx to a delete.",
                 );
             }
         }
@@ -759,7 +827,7 @@ impl<'a> ContractRun<'a> {
                     "a request got no answer".into(),
                     error.to_string(),
                     Some(recorded),
-                    "answer every request, within the client's timeout; a refusal is a 4xx",
+                    "Answer every request within the client's timeout; a refusal is a 4xx.",
                 );
                 return None;
             }
@@ -804,7 +872,7 @@ impl<'a> ContractRun<'a> {
                     truncate(&exchange.text(), 400)
                 ),
                 request,
-                "validate input and map every failure to a 4xx; a 5xx means the server broke",
+                "Validate input and map every failure a client can cause to a 4xx; a 5xx means the server broke.",
             );
             return;
         }
@@ -822,7 +890,7 @@ impl<'a> ContractRun<'a> {
                         truncate(&exchange.text(), 300)
                     ),
                     request.clone(),
-                    "validate requests against the documented schema and answer 400 or 422",
+                    "Validate requests against the documented schema and answer 400 or 422.",
                 );
             }
         }
@@ -840,7 +908,7 @@ impl<'a> ContractRun<'a> {
                     truncate(&exchange.text(), 300)
                 ),
                 request,
-                "document every status the operation can answer, or stop answering it",
+                "Document every status the operation can answer, or stop answering it.",
             );
             return;
         };
@@ -858,7 +926,7 @@ impl<'a> ContractRun<'a> {
                     ),
                     format!("headers received: {}", header_names(exchange)),
                     request.clone(),
-                    "send every header the document marks required",
+                    "Send every header the document marks required.",
                 );
             }
         }
@@ -881,7 +949,7 @@ impl<'a> ContractRun<'a> {
                     truncate(&exchange.text(), 200)
                 ),
                 request,
-                "document the body (its media type and schema), or send none",
+                "Document the body (its media type and schema), or send none.",
             );
             return;
         }
@@ -902,7 +970,7 @@ impl<'a> ContractRun<'a> {
                 ),
                 format!("documented: {}", documented.join(", ")),
                 request,
-                "send the documented Content-Type, or document the one sent",
+                "Send the documented `Content-Type`, or document the one sent.",
             );
             return;
         }
@@ -925,7 +993,7 @@ impl<'a> ContractRun<'a> {
                 ),
                 truncate(&exchange.text(), 300),
                 request,
-                "send valid JSON bodies",
+                "Send valid JSON bodies.",
             );
             return;
         };
@@ -945,7 +1013,7 @@ impl<'a> ContractRun<'a> {
                     truncate(&exchange.text(), 300)
                 ),
                 request,
-                "make the response match the documented schema, or fix the document",
+                "Make the response match the documented schema, or fix the document.",
             );
         }
     }
@@ -1021,14 +1089,43 @@ fn effective_base_path(base_url: &str, base_path: &str) -> String {
     }
 }
 
-/// Collections with a create and an item path, by convention.
-fn resources<'d>(operations: &[&'d Operation]) -> Vec<Resource<'d>> {
+/// Path values, by parameter name.
+type Known = Vec<(String, String)>;
+
+/// Every create and the operations on its row: the ones its 2xx answer links to, when it has
+/// links to operations being tested; else, by convention, `POST /things` beside `/things/{id}`.
+fn resources<'d>(document: &'d ApiDocument, operations: &[&'d Operation]) -> Vec<Resource<'d>> {
+    let tested = |operation: &Operation| {
+        operations
+            .iter()
+            .copied()
+            .find(|tested| tested.method == operation.method && tested.path == operation.path)
+    };
     let mut found = Vec::new();
     for create in operations
         .iter()
         .copied()
         .filter(|operation| operation.method == "POST")
     {
+        let mut linked: Vec<(&Operation, Binding)> = Vec::new();
+        for link in create.success_links() {
+            let Some(operation) = document.linked_operation(link).and_then(tested) else {
+                continue;
+            };
+            if linked
+                .iter()
+                .all(|(seen, _)| seen.label() != operation.label())
+            {
+                linked.push((operation, Binding::Link(link.parameters.clone())));
+            }
+        }
+        if !linked.is_empty() {
+            found.push(Resource {
+                create,
+                items: linked,
+            });
+            continue;
+        }
         let prefix = format!("{}/", create.path.trim_end_matches('/'));
         let item = operations.iter().find_map(|operation| {
             let rest = operation.path.strip_prefix(&prefix)?;
@@ -1036,14 +1133,106 @@ fn resources<'d>(operations: &[&'d Operation]) -> Vec<Resource<'d>> {
             (!name.contains(['/', '{', '}'])).then(|| (operation.path.clone(), name.to_string()))
         });
         if let Some((item_path, parameter)) = item {
-            found.push(Resource {
-                create,
-                item_path,
-                parameter,
-            });
+            let items = operations
+                .iter()
+                .copied()
+                .filter(|operation| operation.path == item_path)
+                .map(|operation| {
+                    (
+                        operation,
+                        Binding::Convention {
+                            parameter: parameter.clone(),
+                        },
+                    )
+                })
+                .collect();
+            found.push(Resource { create, items });
         }
     }
     found
+}
+
+/// The path values `binding` gives `operation` after `created`; `None` when a path parameter
+/// stays unknown.
+fn bind(
+    binding: &Binding,
+    operation: &Operation,
+    sent_body: Option<&Value>,
+    created: &Exchange,
+) -> Option<Known> {
+    let known: Known = match binding {
+        Binding::Convention { parameter } => {
+            vec![(parameter.clone(), created_id(created, parameter)?)]
+        }
+        Binding::Link(parameters) => parameters
+            .iter()
+            .filter_map(|(name, value)| {
+                // `path.id` names the location; a bare `id` is the operation's parameter.
+                let name = match name.split_once('.') {
+                    Some(("path" | "query" | "header" | "cookie", rest)) => rest,
+                    _ => name.as_str(),
+                };
+                Some((name.to_string(), link_value(value, sent_body, created)?))
+            })
+            .collect(),
+    };
+    let complete = operation
+        .parameters
+        .iter()
+        .filter(|parameter| parameter.location == Location::Path)
+        .all(|parameter| known.iter().any(|(name, _)| *name == parameter.name));
+    complete.then_some(known)
+}
+
+/// A link parameter's value: a runtime expression evaluated against the create's request and
+/// answer (whole, or embedded in text as `{$…}`), or a constant.
+fn link_value(value: &Value, sent_body: Option<&Value>, created: &Exchange) -> Option<String> {
+    let Value::String(text) = value else {
+        return Some(scalar_text(value));
+    };
+    if text.starts_with('$') {
+        return runtime_expression(text, sent_body, created);
+    }
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("{$") {
+        let end = start + rest[start..].find('}')?;
+        out.push_str(&rest[..start]);
+        out.push_str(&runtime_expression(
+            &rest[start + 1..end],
+            sent_body,
+            created,
+        )?);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `$response.body#/pointer`, `$response.header.Name`, `$request.body#/pointer` or
+/// `$statusCode`; anything else is unknown here.
+fn runtime_expression(
+    expression: &str,
+    sent_body: Option<&Value>,
+    created: &Exchange,
+) -> Option<String> {
+    let scalar = |value: &Value| match value {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(scalar_text(value)),
+        _ => None,
+    };
+    if let Some(pointer) = expression.strip_prefix("$response.body#") {
+        return scalar(created.json()?.pointer(pointer)?);
+    }
+    if let Some(name) = expression.strip_prefix("$response.header.") {
+        return created.header(name).map(str::to_string);
+    }
+    if let Some(pointer) = expression.strip_prefix("$request.body#") {
+        return scalar(sent_body?.pointer(pointer)?);
+    }
+    if expression == "$statusCode" {
+        return Some(created.status.to_string());
+    }
+    None
 }
 
 /// The new row's id: the body's field named like the path parameter, else `id`, else the last
@@ -1061,6 +1250,46 @@ fn created_id(exchange: &Exchange, parameter: &str) -> Option<String> {
     let location = exchange.header("location")?;
     let last = location.trim_end_matches('/').rsplit('/').next()?;
     (!last.is_empty()).then(|| last.to_string())
+}
+
+/// Headers the HTTP layer sets itself: OpenAPI says to ignore them as parameters.
+fn is_transport_header(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "authorization" | "content-type" | "accept"
+    )
+}
+
+/// Text a header can carry as it is: visible ASCII and inner spaces (or nothing at all).
+fn is_header_text(text: &str) -> bool {
+    text.bytes()
+        .all(|byte| byte == b' ' || byte.is_ascii_graphic())
+        && !text.starts_with(' ')
+        && !text.ends_with(' ')
+}
+
+/// A header value that breaks only the schema's `pattern` (its length fits), when one exists.
+fn pattern_variant(map: &Map<String, Value>, what: &str) -> Option<InvalidVariant> {
+    let pattern = map.get("pattern").and_then(Value::as_str)?;
+    let regex = regex::Regex::new(pattern).ok()?;
+    let minimum = map.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let maximum = map
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .map_or(usize::MAX, |maximum| maximum as usize);
+    [
+        "verify bad value",
+        "verify,bad;value",
+        "verify\"bad\"",
+        "verify-0123456789",
+    ]
+    .into_iter()
+    .find(|candidate| (minimum..=maximum).contains(&candidate.len()) && !regex.is_match(candidate))
+    .map(|candidate| InvalidVariant {
+        kind: generate::InvalidKind::BadFormat,
+        label: format!("{what}: `{candidate}` does not match its pattern"),
+        value: Value::from(candidate),
+    })
 }
 
 fn replace_body(mut request: Request, body: &Value) -> Request {
@@ -1132,6 +1361,45 @@ mod tests {
         assert_eq!(effective_base_path("http://h:1/v2", "/v2"), "");
         assert_eq!(effective_base_path("http://h:1/v2/", "/v2"), "");
         assert_eq!(effective_base_path("http://h:1", ""), "");
+    }
+
+    #[test]
+    fn link_values_come_from_the_create_exchange() {
+        let created = Exchange {
+            request: RecordedRequest::default(),
+            status: 201,
+            headers: vec![("location".into(), "/things/7".into())],
+            body: br#"{"id": 7, "slug": "a-b"}"#.to_vec(),
+            elapsed: Duration::ZERO,
+        };
+        let sent = serde_json::json!({"name": "n"});
+        let value = |expression: Value| link_value(&expression, Some(&sent), &created);
+        assert_eq!(value(Value::from("$response.body#/id")), Some("7".into()));
+        assert_eq!(
+            value(Value::from("$response.header.Location")),
+            Some("/things/7".into())
+        );
+        assert_eq!(value(Value::from("$request.body#/name")), Some("n".into()));
+        assert_eq!(
+            value(Value::from("by-{$response.body#/slug}")),
+            Some("by-a-b".into())
+        );
+        assert_eq!(value(Value::from(3)), Some("3".into()));
+        assert_eq!(value(Value::from("$response.body#/missing")), None);
+        assert_eq!(value(Value::from("$url")), None);
+    }
+
+    #[test]
+    fn header_variants_stay_sendable_and_break_only_the_pattern() {
+        assert!(is_header_text("verify bad value") && is_header_text(""));
+        assert!(!is_header_text(" padded") && !is_header_text("tab\there") && !is_header_text("é"));
+        let schema = serde_json::json!({"type": "string", "maxLength": 255, "pattern": "^[!-~]+$"});
+        let variant = pattern_variant(schema.as_object().expect("an object"), "header `K`")
+            .expect("a value against the pattern");
+        assert_eq!(variant.value, Value::from("verify bad value"));
+        // Any visible text matches If-Match's pattern: no pattern variant exists for it.
+        let if_match = serde_json::json!({"type": "string", "pattern": "^[!-~](?:[ -~]*[!-~])?$"});
+        assert!(pattern_variant(if_match.as_object().expect("an object"), "h").is_none());
     }
 
     #[test]

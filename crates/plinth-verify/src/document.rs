@@ -67,6 +67,19 @@ pub struct ResponseSpec {
     pub headers: Vec<String>,
     /// The documented headers marked `required: true`, lower case.
     pub required_headers: Vec<String>,
+    /// The response's `links`: the operations its answer leads to, and how to fill them.
+    pub links: Vec<Link>,
+}
+
+/// An OpenAPI link: a follow-up operation (by `operationId` or `operationRef`) and the values
+/// of its parameters, each a constant or a runtime expression (`$response.body#/id`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub name: String,
+    pub operation_id: Option<String>,
+    pub operation_ref: Option<String>,
+    /// Parameter name (possibly qualified, `path.id`) → constant or expression.
+    pub parameters: Vec<(String, Value)>,
 }
 
 impl Operation {
@@ -246,6 +259,25 @@ impl ApiDocument {
         path.trim_end_matches('/').to_string()
     }
 
+    /// The operation a link names: by `operationId`, or by an `operationRef` into this
+    /// document (`#/paths/~1things~1{id}/get`).
+    pub fn linked_operation(&self, link: &Link) -> Option<&Operation> {
+        if let Some(id) = &link.operation_id {
+            return self
+                .operations
+                .iter()
+                .find(|operation| operation.operation_id.as_deref() == Some(id.as_str()));
+        }
+        let reference = link.operation_ref.as_deref()?;
+        let pointer = percent_decode(reference.strip_prefix("#/paths/")?);
+        let (path, method) = pointer.rsplit_once('/')?;
+        let path = path.replace("~1", "/").replace("~0", "~");
+        let method = method.to_ascii_uppercase();
+        self.operations
+            .iter()
+            .find(|operation| operation.path == path && operation.method == method)
+    }
+
     /// Whether the document is OpenAPI 3.0 (where `nullable` and boolean exclusive bounds are
     /// used instead of JSON Schema 2020-12's forms).
     pub fn is_openapi_30(&self) -> bool {
@@ -408,6 +440,29 @@ impl ApiDocument {
                         spec.content.insert(media_type.to_ascii_lowercase(), schema);
                     }
                 }
+                if let Some(Value::Object(links)) = response.get("links") {
+                    for (name, link) in links {
+                        let link = self.follow(link);
+                        let text =
+                            |key: &str| link.get(key).and_then(Value::as_str).map(str::to_string);
+                        let parameters = link
+                            .get("parameters")
+                            .and_then(Value::as_object)
+                            .map(|parameters| {
+                                parameters
+                                    .iter()
+                                    .map(|(name, value)| (name.clone(), value.clone()))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        spec.links.push(Link {
+                            name: name.clone(),
+                            operation_id: text("operationId"),
+                            operation_ref: text("operationRef"),
+                            parameters,
+                        });
+                    }
+                }
                 if let Some(Value::Object(headers)) = response.get("headers") {
                     for (name, header) in headers {
                         let header = self.follow(header);
@@ -515,6 +570,15 @@ impl Operation {
             && media
                 .iter()
                 .all(|media| media.starts_with("text/event-stream"))
+    }
+
+    /// The links of every documented 2xx answer.
+    pub fn success_links(&self) -> Vec<&Link> {
+        self.responses
+            .iter()
+            .filter(|(status, _)| status.starts_with('2'))
+            .flat_map(|(_, spec)| spec.links.iter())
+            .collect()
     }
 
     /// The parameter `name` in `location`.
@@ -808,6 +872,45 @@ components:
                 .len(),
             3
         );
+    }
+
+    #[test]
+    fn links_are_read_and_lead_to_their_operations() {
+        let raw = json!({
+            "openapi": "3.1.0",
+            "paths": {
+                "/tasks": {"post": {"responses": {"201": {
+                    "description": "created",
+                    "links": {
+                        "GetTask": {"operationId": "getTask", "parameters": {"taskId": "$response.body#/id"}},
+                        "DeleteTask": {"$ref": "#/components/links/DeleteTask"}
+                    }
+                }}}},
+                "/tasks/{taskId}": {
+                    "get": {"operationId": "getTask", "responses": {}},
+                    "delete": {"responses": {}}
+                }
+            },
+            "components": {"links": {"DeleteTask": {
+                "operationRef": "#/paths/~1tasks~1%7BtaskId%7D/delete",
+                "parameters": {"path.taskId": "$response.header.Location"}
+            }}}
+        });
+        let document = ApiDocument::from_value("links", raw).expect("loads");
+        let links = document.operations[0].success_links();
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0].name, "GetTask");
+        assert_eq!(
+            links[0].parameters,
+            vec![("taskId".to_string(), json!("$response.body#/id"))]
+        );
+        let get = document.linked_operation(links[0]).expect("by operationId");
+        assert_eq!(get.label(), "GET /tasks/{taskId}");
+        let delete = document
+            .linked_operation(links[1])
+            .expect("by operationRef");
+        assert_eq!(delete.label(), "DELETE /tasks/{taskId}");
+        assert!(document.operations[1].success_links().is_empty());
     }
 
     #[test]

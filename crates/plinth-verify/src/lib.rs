@@ -17,6 +17,7 @@ pub mod document;
 pub mod findings;
 pub mod generate;
 pub mod load;
+pub mod policy;
 pub mod report;
 pub mod security;
 pub mod tokens;
@@ -72,6 +73,13 @@ impl Default for LoadSettings {
     }
 }
 
+/// A Plinth schema as given: its file name (for messages) and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaSource {
+    pub name: String,
+    pub text: String,
+}
+
 /// Everything a run needs.
 #[derive(Clone, Debug)]
 pub struct VerifyConfig {
@@ -83,8 +91,9 @@ pub struct VerifyConfig {
     pub users: Vec<users::User>,
     /// The `--auth-config` file, parsed.
     pub auth_config: Option<users::AuthConfig>,
-    /// The Plinth schema's source text (`--schema`), when the API is Plinth's.
-    pub schema: Option<String>,
+    /// The API's Plinth schema (`--schema`), when the API is Plinth's: the probes then expect
+    /// what its access rules say instead of guessing.
+    pub schema: Option<SchemaSource>,
     /// Findings at or above this severity make the run fail (exit 1).
     pub fail_on: Severity,
     /// Timeout of one functional request.
@@ -130,6 +139,8 @@ pub enum VerifyError {
     Document(#[from] document::DocumentError),
     #[error(transparent)]
     Users(#[from] users::UsersError),
+    #[error(transparent)]
+    Schema(#[from] policy::SchemaError),
     #[error("the load test could not run: {0}")]
     Load(String),
 }
@@ -137,6 +148,11 @@ pub enum VerifyError {
 /// Runs every check `config` asks for against the API and gathers the report.
 pub async fn run(config: &VerifyConfig) -> Result<Report, VerifyError> {
     let started_at = Instant::now();
+    // A broken schema stops the run before anything is sent.
+    let policies = match &config.schema {
+        Some(source) => Some(policy::Policies::compile(&source.name, &source.text)?),
+        None => None,
+    };
     let now = time::OffsetDateTime::now_utc();
     let started = now
         .replace_nanosecond(0)
@@ -176,7 +192,6 @@ pub async fn run(config: &VerifyConfig) -> Result<Report, VerifyError> {
         report.findings.extend(outcome.findings);
         report.checks.extend(outcome.checks);
         report.operations_tested = outcome.operations_tested;
-        report.requests_sent += outcome.requests_sent;
         report.skipped.extend(outcome.skipped);
     }
 
@@ -192,12 +207,12 @@ pub async fn run(config: &VerifyConfig) -> Result<Report, VerifyError> {
         }
         report
             .findings
-            .extend(authz::run(&target, &document, &users).await);
+            .extend(authz::run(&target, &document, &users, policies.as_ref()).await);
     }
     if config.checks.tokens {
         report
             .findings
-            .extend(tokens::run(&target, &document, &users).await);
+            .extend(tokens::run(&target, &document, &users, policies.as_ref()).await);
     }
     if config.checks.security {
         report
@@ -217,6 +232,9 @@ pub async fn run(config: &VerifyConfig) -> Result<Report, VerifyError> {
         .await?;
     }
 
+    // Every request of the run: the reachability check, the document, signing users in, the
+    // contract checks and the probes (the load generator's own client counts its own).
+    report.requests_sent += target.requests_sent();
     report.duration = started_at.elapsed();
     Ok(report)
 }

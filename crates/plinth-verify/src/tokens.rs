@@ -1,6 +1,7 @@
-//! Authentication probes: every operation the document protects is sent without a token, and the
-//! protected reads that really refuse anonymous callers are sent with tokens a server must
-//! refuse — signed with another secret, `alg: none`, the owner's real token with its expiry or
+//! Authentication probes: every operation the document protects is sent without a token — or,
+//! with the API's Plinth schema, every endpoint whose rules no caller without a token can pass,
+//! which must then be refused with 401 — and the protected reads that really refuse anonymous
+//! callers are sent with tokens a server must refuse — signed with another secret, `alg: none`, the owner's real token with its expiry or
 //! subject changed but its signature kept (tampered), and garbage. Any 2xx is a finding.
 //!
 //! Nothing here needs the server's secret: the forged token is signed (HS256) with a random key,
@@ -9,6 +10,7 @@
 use crate::client::{Exchange, Request, Target};
 use crate::document::{ApiDocument, Operation, Security};
 use crate::findings::{Finding, Severity};
+use crate::policy::Policies;
 use crate::users::{
     collection_of, collections, ensure_row, finding, is_event_stream, is_success, is_write,
     random_word, request_for, sample_value, send_patiently, trailing_parameter, User, Users,
@@ -19,6 +21,9 @@ use std::collections::BTreeMap;
 
 /// An operation the document protects answered 2xx without any token.
 pub const AUTH_MISSING: &str = "auth-missing";
+/// An endpoint the schema closes to callers without a token refused one with another status
+/// than 401.
+pub const AUTH_MISSING_WRONG_STATUS: &str = "auth-missing-wrong-status";
 /// A write the document leaves open (no security) on a resource whose reads need a token, and
 /// the server accepted it without one.
 pub const AUTH_WRITE_WITHOUT_SECURITY: &str = "auth-write-without-security";
@@ -37,6 +42,10 @@ pub const RULES: &[(&str, &str)] = &[
         "protected operations refuse requests without a token",
     ),
     (
+        AUTH_MISSING_WRONG_STATUS,
+        "requests without a token that the schema refuses are answered 401",
+    ),
+    (
         AUTH_WRITE_WITHOUT_SECURITY,
         "writes of a protected resource need a token",
     ),
@@ -53,6 +62,8 @@ pub const RULES: &[(&str, &str)] = &[
 
 const FIX_MISSING: &str = "Require a valid token on this operation before doing anything else \
     (an auth middleware on the route), and answer 401 without one.";
+const FIX_STATUS: &str = "Answer 401 (with `WWW-Authenticate: Bearer`) to every request without \
+    a token that needs one, before looking at the row, so clients know to sign in.";
 const FIX_WRITE: &str = "Require authentication on every write of a resource whose reads are \
     protected, and declare it in the document (`security`).";
 const FIX_VERIFY: &str = "Verify every token's signature with the server's key and a fixed \
@@ -61,8 +72,13 @@ const FIX_VERIFY: &str = "Verify every token's signature with the server's key a
 /// How many protected reads the token probes use.
 const TOKEN_PROBE_OPERATIONS: usize = 3;
 
-/// Runs every authentication probe.
-pub async fn run(target: &Target, document: &ApiDocument, users: &Users) -> Vec<Finding> {
+/// Runs every authentication probe, with the schema's rules when `policies` is given.
+pub async fn run(
+    target: &Target,
+    document: &ApiDocument,
+    users: &Users,
+    policies: Option<&Policies>,
+) -> Vec<Finding> {
     let document = &*crate::users::rooted(document);
     let mut findings = Vec::new();
     let owner = users.owner();
@@ -85,6 +101,62 @@ pub async fn run(target: &Target, document: &ApiDocument, users: &Users) -> Vec<
         let Some(path_values) = path_values(operation, &ids) else {
             continue;
         };
+        // With the schema, its rules decide which endpoints refuse callers without a token,
+        // whatever the document says.
+        let schema_endpoint = policies.and_then(|policies| {
+            let (rules, endpoint) = policies.endpoint(&operation.method, &operation.path)?;
+            Some(rules.anonymous_refused(endpoint, policies.has_auth()))
+        });
+        if let Some(refused) = schema_endpoint {
+            if !refused {
+                continue;
+            }
+            let request = anonymous_request(operation, &path_values);
+            let Some(exchange) = send_patiently(target, request).await else {
+                continue;
+            };
+            if is_success(&exchange) {
+                findings.push(finding(
+                    AUTH_MISSING,
+                    if is_write(&operation.method) {
+                        Severity::Critical
+                    } else {
+                        Severity::High
+                    },
+                    format!(
+                        "{} answers without a token although the schema lets no anonymous caller through",
+                        operation.label()
+                    ),
+                    format!(
+                        "sent without `Authorization`, it answered {}",
+                        exchange.status
+                    ),
+                    Some(operation),
+                    Some(&exchange),
+                    FIX_MISSING,
+                ));
+            } else if exchange.status != 401 {
+                findings.push(finding(
+                    AUTH_MISSING_WRONG_STATUS,
+                    Severity::Low,
+                    format!(
+                        "{} refuses a request without a token with {}, not 401",
+                        operation.label(),
+                        exchange.status
+                    ),
+                    format!(
+                        "the schema lets no anonymous caller through; sent without `Authorization`, it answered {}",
+                        exchange.status
+                    ),
+                    Some(operation),
+                    Some(&exchange),
+                    FIX_STATUS,
+                ));
+            } else if operation.method == "GET" {
+                refusing_reads.push((operation, exchange.request.url.clone()));
+            }
+            continue;
+        }
         match operation.security {
             Security::Required => {
                 let request = anonymous_request(operation, &path_values);

@@ -565,6 +565,73 @@ pub(crate) fn collections(document: &ApiDocument) -> Vec<Collection<'_>> {
     found
 }
 
+/// Rows nested under another collection's rows: `/notes/{id}/comments` (list, create) and
+/// `/notes/{id}/comments/{commentId}` (item read), under a top-level collection.
+#[derive(Clone, Debug)]
+pub(crate) struct Nested<'a> {
+    /// The parent collection: `/notes`.
+    pub parent: &'a str,
+    /// The parent's id parameter in `path`: `id`.
+    pub parent_parameter: &'a str,
+    /// `/notes/{id}/comments`.
+    pub path: &'a str,
+    pub list: Option<&'a Operation>,
+    pub create: Option<&'a Operation>,
+    pub item: Option<&'a Operation>,
+}
+
+/// Every collection nested one level under a top-level collection's item path, in document
+/// order. Event streams are left out.
+pub(crate) fn nested_collections(document: &ApiDocument) -> Vec<Nested<'_>> {
+    let mut found: Vec<Nested<'_>> = Vec::new();
+    for operation in &document.operations {
+        if is_event_stream(operation) {
+            continue;
+        }
+        let path = operation.path.as_str();
+        // `/parents/{p}/children` or `/parents/{p}/children/{c}`.
+        let (nested_path, is_item) = match trailing_parameter(path) {
+            Some(_) => (collection_of(path), true),
+            None => (path, false),
+        };
+        let Some((parent_item, segment)) = nested_path.rsplit_once('/') else {
+            continue;
+        };
+        if segment.is_empty() || segment.contains(['{', '}']) {
+            continue;
+        }
+        let Some(parent_parameter) = trailing_parameter(parent_item) else {
+            continue;
+        };
+        let parent = collection_of(parent_item);
+        if parent.contains('{') || parent == parent_item {
+            continue;
+        }
+        let index = match found.iter().position(|nested| nested.path == nested_path) {
+            Some(index) => index,
+            None => {
+                found.push(Nested {
+                    parent,
+                    parent_parameter,
+                    path: nested_path,
+                    list: None,
+                    create: None,
+                    item: None,
+                });
+                found.len() - 1
+            }
+        };
+        let entry = &mut found[index];
+        match (operation.method.as_str(), is_item) {
+            ("GET", false) => entry.list = Some(operation),
+            ("POST", false) => entry.create = Some(operation),
+            ("GET", true) => entry.item = Some(operation),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// The document with every operation path under its base path (`servers[0].url`), so the
 /// probes can send operation paths as they are.
 pub(crate) fn rooted(document: &ApiDocument) -> std::borrow::Cow<'_, ApiDocument> {
@@ -1047,6 +1114,23 @@ login = { path = "/login", body = { email = "bob-{random}@example.com" } }
         assert_eq!(collection_of("/api/v1/tasks/{id}"), "/api/v1/tasks");
         assert_eq!(collection_of("/api/v1/tasks"), "/api/v1/tasks");
         assert_eq!(trailing_parameter("/api/v1/tasks/{taskId}"), Some("taskId"));
+        let document = ApiDocument::from_value(
+            "nested",
+            json!({"openapi": "3.1.0", "paths": {
+                "/notes/{id}": {"get": {"responses": {}}},
+                "/notes/{id}/comments": {"get": {"responses": {}}, "post": {"responses": {}}},
+                "/notes/{id}/comments/{commentId}": {"get": {"responses": {}}},
+                "/orgs/{org}/teams/{team}/members": {"get": {"responses": {}}}
+            }}),
+        )
+        .expect("loads");
+        let nested = nested_collections(&document);
+        assert_eq!(nested.len(), 1, "{nested:?}");
+        assert_eq!(
+            (nested[0].parent, nested[0].parent_parameter, nested[0].path),
+            ("/notes", "id", "/notes/{id}/comments")
+        );
+        assert!(nested[0].list.is_some() && nested[0].create.is_some() && nested[0].item.is_some());
         assert_eq!(
             fill_path("/a/{id}", &[("id", "x/y z")], false),
             "/a/x%2Fy%20z"

@@ -1,6 +1,8 @@
 //! The contract checks against a tiny items API (axum, in-process, on a free port) described by
 //! a hand-written OpenAPI document: correct, it yields no finding; with one flaw switched on,
-//! the rule that covers it is reported (and no unrelated rule).
+//! the rule that covers it is reported (and no unrelated rule). The stateful sequence follows
+//! the create's OpenAPI `links` where the document has them — to an item path no convention
+//! would pair with the create — and the path convention where it has none.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -299,6 +301,8 @@ async fn serve(flaw: Flaw) -> Target {
     let router = Router::new()
         .route("/items", get(list).post(create))
         .route("/items/{id}", get(read).patch(update).delete(delete))
+        // The same rows at a path only links lead to.
+        .route("/things/{id}", get(read).patch(update).delete(delete))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -310,9 +314,45 @@ async fn serve(flaw: Flaw) -> Target {
     Target::new(&format!("http://{address}"), Duration::from_secs(10)).expect("a valid URL")
 }
 
+/// The document with the item operations at `/things/{thingId}` instead of `/items/{id}`, and
+/// (`with_links`) the create's 201 linking to them by `operationId` with
+/// `thingId: $response.body#/id`.
+fn elsewhere_document(with_links: bool) -> Value {
+    let mut document = document();
+    let paths = document["paths"].as_object_mut().expect("paths");
+    let mut item = paths.remove("/items/{id}").expect("the item path");
+    item["parameters"][0]["name"] = json!("thingId");
+    for (method, id) in [
+        ("get", "getThing"),
+        ("patch", "updateThing"),
+        ("delete", "deleteThing"),
+    ] {
+        item[method]["operationId"] = json!(id);
+    }
+    paths.insert("/things/{thingId}".into(), item);
+    if with_links {
+        let link =
+            |id: &str| json!({"operationId": id, "parameters": {"thingId": "$response.body#/id"}});
+        paths["/items"]["post"]["responses"]["201"]["links"] = json!({
+            "GetThing": link("getThing"),
+            "UpdateThing": link("updateThing"),
+            // By reference, the other way a link may name its operation.
+            "DeleteThing": {"operationRef": "#/paths/~1things~1{thingId}/delete", "parameters": {"path.thingId": "$response.body#/id"}}
+        });
+    }
+    document
+}
+
 async fn rules_found(flaw: Flaw) -> (BTreeSet<&'static str>, contract::ContractOutcome) {
+    rules_found_in(flaw, document()).await
+}
+
+async fn rules_found_in(
+    flaw: Flaw,
+    document: Value,
+) -> (BTreeSet<&'static str>, contract::ContractOutcome) {
     let target = serve(flaw).await;
-    let document = ApiDocument::from_value("items.json", document()).expect("the document loads");
+    let document = ApiDocument::from_value("items.json", document).expect("the document loads");
     let outcome = contract::check(&target, &document, None, &ContractLimits::default()).await;
     let rules = outcome
         .findings
@@ -402,4 +442,40 @@ async fn limits_bound_the_requests_sent() {
         "{} requests",
         outcome.requests_sent
     );
+}
+
+fn stateful_rules_checked(outcome: &contract::ContractOutcome) -> BTreeSet<&str> {
+    outcome
+        .checks
+        .iter()
+        .map(|check| check.rule.as_str())
+        .filter(|rule| rule.starts_with("contract-stateful-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn links_lead_the_stateful_sequence_where_paths_do_not() {
+    // With links: the whole sequence runs against `/things/{thingId}`, and finds what it must.
+    let (rules, outcome) = rules_found_in(Flaw::None, elsewhere_document(true)).await;
+    assert!(rules.is_empty(), "{:#?}", outcome.findings);
+    assert_eq!(
+        stateful_rules_checked(&outcome),
+        BTreeSet::from([
+            contract::STATEFUL_READ_AFTER_CREATE,
+            contract::STATEFUL_UPDATE_LOST,
+            contract::STATEFUL_DELETE_INEFFECTIVE
+        ])
+    );
+    for (flaw, rule) in [
+        (Flaw::UpdateIgnored, contract::STATEFUL_UPDATE_LOST),
+        (Flaw::DeleteIgnored, contract::STATEFUL_DELETE_INEFFECTIVE),
+    ] {
+        let (rules, outcome) = rules_found_in(flaw, elsewhere_document(true)).await;
+        assert_eq!(rules, BTreeSet::from([rule]), "{:#?}", outcome.findings);
+    }
+    // Without links, nothing pairs `POST /items` with `/things/{thingId}`: no sequence at all,
+    // so the same flaw goes unseen.
+    let (rules, outcome) = rules_found_in(Flaw::DeleteIgnored, elsewhere_document(false)).await;
+    assert!(stateful_rules_checked(&outcome).is_empty(), "{rules:?}");
+    assert!(!rules.contains(contract::STATEFUL_DELETE_INEFFECTIVE));
 }

@@ -1,6 +1,8 @@
 //! The probes against a notes API with planted flaws (`flawed/app.rs`): with one flaw switched
 //! on, the probe that covers it reports the flaw's rule id; with every flaw off, no probe reports
 //! anything (no false positives) and the contract checks find neither a 500 nor schema drift.
+//! Given a Plinth schema that describes the API (`--schema`), the probes expect what its rules
+//! say: a flaw the document hides appears, and a "flaw" the rules allow disappears.
 
 #[path = "flawed/app.rs"]
 mod app;
@@ -8,6 +10,7 @@ mod app;
 use app::Flaws;
 use plinth_verify::client::Target;
 use plinth_verify::document::ApiDocument;
+use plinth_verify::policy::Policies;
 use plinth_verify::users::{self, Users};
 use plinth_verify::{authz, contract, security, tokens, Finding};
 use std::collections::BTreeSet;
@@ -35,15 +38,69 @@ async fn serve(flaws: Flaws) -> (Target, ApiDocument, Users) {
     (target, document, users)
 }
 
+/// The notes API as a Plinth schema would describe it: notes readable by `notes_read`, users'
+/// rows by `users_read`; an email only its owner reads, and a role only admins change.
+fn schema(notes_read: &str, users_read: &str) -> Policies {
+    let source = format!(
+        r#"
+enum Role {{
+  USER
+  ADMIN
+}}
+
+model User {{
+  id       String @id @default(uuid())
+  email    String @unique @email @allow("read", auth() == this)
+  password String @password @omit
+  name     String @length(1, 100)
+  role     Role   @default(USER) @allow("update", auth().role == ADMIN)
+  notes    Note[]
+
+  @@auth
+  @@allow("create", true)
+  @@allow("read", {users_read})
+  @@allow("update", auth() == this)
+}}
+
+model Note {{
+  id      String  @id @default(uuid())
+  title   String  @length(1, 200)
+  body    String? @length(0, 2000)
+  owner   User    @relation(fields: [ownerId], references: [id])
+  ownerId String  @default(auth().id)
+
+  @@allow("read", {notes_read})
+  @@allow("all", auth() == owner)
+}}
+"#
+    );
+    Policies::compile("notes.plinth", &source).expect("the notes schema compiles")
+}
+
+/// Notes only their owner reaches (what the flawless server does).
+fn private_notes() -> Policies {
+    schema("auth() == owner", "auth() == this")
+}
+
 async fn findings_of(
     probe: Probe,
     target: &Target,
     document: &ApiDocument,
     users: &Users,
 ) -> Vec<Finding> {
+    findings_with(probe, target, document, users, None).await
+}
+
+async fn findings_with(
+    probe: Probe,
+    target: &Target,
+    document: &ApiDocument,
+    users: &Users,
+    policies: Option<&Policies>,
+) -> Vec<Finding> {
     match probe {
-        Probe::Authz => authz::run(target, document, users).await,
-        Probe::Tokens => tokens::run(target, document, users).await,
+        Probe::Authz => authz::run(target, document, users, policies).await,
+        Probe::Tokens => tokens::run(target, document, users, policies).await,
         Probe::Security => security::run(target, document, users).await,
         Probe::Contract => {
             let token = users.owner().map(|owner| owner.token.as_str());
@@ -61,14 +118,26 @@ async fn findings_of(
 
 /// The rule ids `probe` reports against a server with `flaws`.
 async fn rules_found(flaws: Flaws, probe: Probe) -> BTreeSet<&'static str> {
+    rules_found_with(flaws, probe, None).await
+}
+
+/// The rule ids `probe` reports against a server with `flaws`, given the schema's rules.
+async fn rules_found_with(
+    flaws: Flaws,
+    probe: Probe,
+    policies: Option<&Policies>,
+) -> BTreeSet<&'static str> {
     let (target, document, users) = serve(flaws).await;
-    let findings = findings_of(probe, &target, &document, &users).await;
+    let findings = findings_with(probe, &target, &document, &users, policies).await;
     for finding in &findings {
         eprintln!(
-            "{flaws:?} {probe:?}: {} {} | {}",
-            finding.rule, finding.title, finding.detail
+            "{flaws:?} {probe:?} (schema: {}): {} {} | {}",
+            policies.is_some(),
+            finding.rule,
+            finding.title,
+            finding.detail
         );
-        assert!(!finding.fix.is_empty(), "{finding:?}");
+        assert_fix_style(finding);
         if !finding.rule.starts_with("contract-") {
             assert!(
                 finding.request.is_some(),
@@ -77,6 +146,16 @@ async fn rules_found(flaws: Flaws, probe: Probe) -> BTreeSet<&'static str> {
         }
     }
     findings.iter().map(|finding| finding.rule).collect()
+}
+
+/// Every fix is one imperative sentence (or a few), capitalized and ending with a period.
+fn assert_fix_style(finding: &Finding) {
+    let fix = finding.fix.trim();
+    assert!(
+        fix.chars().next().is_some_and(char::is_uppercase) && fix.ends_with('.'),
+        "{}: the fix is not a capitalized sentence with a period: {fix:?}",
+        finding.rule
+    );
 }
 
 async fn assert_found(flaws: Flaws, probe: Probe, rule: &str) {
@@ -190,6 +269,114 @@ async fn a_response_drifts_from_its_schema() {
     assert_found(flaws, Probe::Contract, contract::RESPONSE_SCHEMA).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_decides_whether_another_users_note_may_be_read() {
+    let flaws = Flaws {
+        object_read_unchecked: true,
+        ..Flaws::default()
+    };
+    let without = rules_found(flaws, Probe::Authz).await;
+    assert!(without.contains(authz::AUTHZ_OBJECT_READ), "{without:?}");
+    let private = rules_found_with(flaws, Probe::Authz, Some(&private_notes())).await;
+    assert!(private.contains(authz::AUTHZ_OBJECT_READ), "{private:?}");
+    // Notes every signed-in user may read: B reading A's note is the design, not a flaw.
+    let shared = schema("auth() != null", "auth() == this");
+    let shared = rules_found_with(flaws, Probe::Authz, Some(&shared)).await;
+    assert!(!shared.contains(authz::AUTHZ_OBJECT_READ), "{shared:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_only_admins_may_set_is_found_with_the_schema() {
+    let flaws = Flaws {
+        role_writable_by_anyone: true,
+        ..Flaws::default()
+    };
+    // The document lists `role` as writable (admins may change it): nothing to see from it.
+    let without = rules_found(flaws, Probe::Authz).await;
+    assert!(
+        !without.contains(authz::AUTHZ_MASS_ASSIGNMENT),
+        "{without:?}"
+    );
+    let with = rules_found_with(flaws, Probe::Authz, Some(&private_notes())).await;
+    assert!(with.contains(authz::AUTHZ_MASS_ASSIGNMENT), "{with:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_kept_from_other_users_is_found_with_the_schema() {
+    let flaws = Flaws {
+        email_shown_to_others: true,
+        ..Flaws::default()
+    };
+    // Without the schema, a readable user row of A's looks like a leak of the whole row…
+    let without = rules_found(flaws, Probe::Authz).await;
+    assert!(without.contains(authz::AUTHZ_OBJECT_READ), "{without:?}");
+    // …with it, profiles are public by design and only the email is kept from others.
+    let public_profiles = schema("auth() == owner", "auth() != null");
+    let with = rules_found_with(flaws, Probe::Authz, Some(&public_profiles)).await;
+    assert!(with.contains(authz::AUTHZ_FIELD_READ), "{with:?}");
+    assert!(!with.contains(authz::AUTHZ_OBJECT_READ), "{with:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_delete_the_document_calls_optional_is_found_with_the_schema() {
+    let flaws = Flaws {
+        write_without_auth: true,
+        delete_security_optional: true,
+        ..Flaws::default()
+    };
+    let without = rules_found(flaws, Probe::Tokens).await;
+    assert!(!without.contains(tokens::AUTH_MISSING), "{without:?}");
+    let with = rules_found_with(flaws, Probe::Tokens, Some(&private_notes())).await;
+    assert!(with.contains(tokens::AUTH_MISSING), "{with:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_under_another_users_note_are_reachable() {
+    let flaws = Flaws {
+        nested_unchecked: true,
+        ..Flaws::default()
+    };
+    let rules = rules_found(flaws, Probe::Authz).await;
+    for rule in [
+        authz::AUTHZ_LIST_LEAK,
+        authz::AUTHZ_OBJECT_READ,
+        authz::AUTHZ_OBJECT_UPDATE,
+    ] {
+        assert!(rules.contains(rule), "{rule} not among {rules:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_filtered_by_the_owner_leaks() {
+    let flaws = Flaws {
+        owner_filter_unchecked: true,
+        ..Flaws::default()
+    };
+    assert_found(flaws, Probe::Authz, authz::AUTHZ_LIST_LEAK).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_header_is_a_server_error() {
+    let flaws = Flaws {
+        server_error_on_bad_header: true,
+        ..Flaws::default()
+    };
+    let (target, document, users) = serve(flaws).await;
+    let findings = findings_of(Probe::Contract, &target, &document, &users).await;
+    let header_errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|finding| {
+            finding.rule == contract::SERVER_ERROR && finding.title.contains("`Idempotency-Key`")
+        })
+        .collect();
+    assert!(!header_errors.is_empty(), "{findings:#?}");
+    let request = header_errors[0].request.as_ref().expect("the request");
+    assert!(request
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("idempotency-key")));
+}
+
 /// Every flaw off: the probes report nothing at all, and the contract checks report none of the
 /// planted contract rules.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,7 +389,16 @@ async fn a_server_without_flaws_has_no_findings() {
         Probe::Tokens,
         Probe::Security,
     ] {
+        let before = target.requests_sent();
         let findings = findings_of(probe, &target, &document, &users).await;
+        // The run's request count covers every probe, not only the contract checks.
+        assert!(
+            target.requests_sent() > before,
+            "{probe:?}: its requests were not counted"
+        );
+        for finding in &findings {
+            assert_fix_style(finding);
+        }
         let unexpected: Vec<&Finding> = findings
             .iter()
             .filter(|finding| {
@@ -217,5 +413,17 @@ async fn a_server_without_flaws_has_no_findings() {
     // The contract's other rules are the core's business; show them to whoever reads the log.
     for finding in &all {
         eprintln!("note: {} {}", finding.rule, finding.title);
+    }
+}
+
+/// Every flaw off, with the schema that describes the server: still nothing at all — among
+/// others, every endpoint refuses a request without a token with 401, as the rules say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_flaws_has_no_findings_with_its_schema() {
+    let (target, document, users) = serve(Flaws::default()).await;
+    let policies = private_notes();
+    for probe in [Probe::Authz, Probe::Tokens] {
+        let findings = findings_with(probe, &target, &document, &users, Some(&policies)).await;
+        assert!(findings.is_empty(), "{probe:?} reported {findings:#?}");
     }
 }

@@ -289,7 +289,7 @@ async fn the_html_report_renders_findings_and_plots_in_chromium() {
     }
     // Both plots are inline SVG the browser parsed (as elements, not escaped text), each with
     // its title and a drawn line, not the "no answers" placeholder.
-    let figures: Vec<&str> = dom.split("<figure class=\"plot\">").skip(1).collect();
+    let figures: Vec<&str> = dom.split("<figure class=\"plot\"").skip(1).collect();
     assert_eq!(figures.len(), 2, "two plot figures in the DOM");
     for (figure, title) in figures
         .iter()
@@ -303,6 +303,17 @@ async fn the_html_report_renders_findings_and_plots_in_chromium() {
         assert!(
             figure.contains(&format!("<title>{title}")),
             "{title}: the SVG has another title"
+        );
+        // The title shows once: the SVG's own heading (and its `<title>` for tooltips), with
+        // no caption repeating it.
+        assert!(
+            !figure.contains("<figcaption"),
+            "{title}: a caption repeats it"
+        );
+        assert_eq!(
+            figure.matches(&format!(">{title}")).count(),
+            2,
+            "{title}: shown more than once"
         );
         assert!(figure.contains("<polyline"), "{title}: nothing drawn");
         assert!(

@@ -11,6 +11,7 @@ mod corpus;
 mod examples;
 mod format;
 mod migrate;
+mod review;
 mod serve_kill;
 mod tidy;
 mod verify;

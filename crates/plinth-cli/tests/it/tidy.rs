@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 /// before server: serve applies and checks migrations through it);
 /// nothing past the model reads the syntax tree, and sql, api, openapi and docs stay independent of each other
 /// except that openapi and docs are built on api (one source for the API surface).
+/// Review stands apart like verify: it reads OpenAPI and SQL as text and schemas through the
+/// model (plus the syntax tree's positions), so it reviews backends Plinth did not write.
 const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("plinth-diagnostics", &[]),
     ("plinth-syntax", &["plinth-diagnostics"]),
@@ -30,6 +32,10 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "plinth-verify",
         &["plinth-diagnostics", "plinth-model", "plinth-api"],
+    ),
+    (
+        "plinth-review",
+        &["plinth-diagnostics", "plinth-syntax", "plinth-model"],
     ),
     (
         "plinth-server",
@@ -56,6 +62,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "plinth-server",
             "plinth-migrate",
             "plinth-verify",
+            "plinth-review",
         ],
     ),
 ];

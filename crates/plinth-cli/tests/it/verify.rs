@@ -1,6 +1,8 @@
-//! `plinth verify` against every example served by the real `plinth serve`: a registered user's
-//! token, the JSON report on stdout, JUnit and HTML files beside it — and no finding at all,
-//! because every check must be precise about what the contract promises (no false positives).
+//! `plinth verify` against every example served by the real `plinth serve`, on SQLite and — when
+//! `PLINTH_TEST_POSTGRES_URL` is set — on PostgreSQL: a registered user's token, the example's
+//! schema (`--schema`, so the probes expect what its access rules say), the JSON report on
+//! stdout, JUnit and HTML files beside it — and no finding at all, because every check must be
+//! precise about what the contract and the rules promise (no false positives).
 
 use crate::{example_name, example_schemas, scratch_directory};
 use std::io::{BufRead, BufReader};
@@ -22,13 +24,79 @@ impl Drop for Server {
     }
 }
 
-fn serve(schema: &std::path::Path, directory: &std::path::Path) -> Server {
-    let database = directory.join("verify.db");
+/// A fresh PostgreSQL database on `PLINTH_TEST_POSTGRES_URL`, dropped when the test ends.
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    /// `None` (said on stderr) when no PostgreSQL is configured, unless the test script
+    /// requires one (`PLINTH_REQUIRE_SERVICES=1`).
+    fn create(label: &str) -> Option<PostgresDatabase> {
+        let Ok(admin_url) = std::env::var("PLINTH_TEST_POSTGRES_URL") else {
+            if std::env::var("PLINTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("PLINTH_TEST_POSTGRES_URL is not set but PLINTH_REQUIRE_SERVICES=1");
+            }
+            eprintln!("skipping verify on PostgreSQL: PLINTH_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("plinth_verify_{label}_{}_{nanos}", std::process::id());
+        admin(&admin_url, &format!("CREATE DATABASE \"{name}\""))
+            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+        Some(PostgresDatabase { admin_url, name })
+    }
+
+    /// The URL of this database: the admin URL with its database name replaced.
+    fn url(&self) -> String {
+        let (without_query, query) = match self.admin_url.split_once('?') {
+            Some((head, query)) => (head, Some(query)),
+            None => (self.admin_url.as_str(), None),
+        };
+        let scheme_end = without_query.find("://").map_or(0, |index| index + 3);
+        let base = match without_query[scheme_end..].find('/') {
+            Some(slash) => &without_query[..scheme_end + slash],
+            None => without_query,
+        };
+        match query {
+            Some(query) => format!("{base}/{}?{query}", self.name),
+            None => format!("{base}/{}", self.name),
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        if let Err(error) = admin(&self.admin_url, &statement) {
+            eprintln!("warning: could not drop {}: {error}", self.name);
+        }
+    }
+}
+
+/// Runs one statement on the admin connection, on a runtime of its own.
+fn admin(url: &str, statement: &str) -> Result<(), tokio_postgres::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client.batch_execute(statement).await
+    })
+}
+
+fn serve(schema: &std::path::Path, directory: &std::path::Path, database: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_plinth"))
         .arg("serve")
         .arg(schema)
         .arg("--db")
-        .arg(format!("sqlite://{}", database.display()))
+        .arg(database)
         .args(["--listen", "127.0.0.1:0"])
         // Verify's own traffic (contract requests to the auth routes, a second user signing
         // up) must fit in the auth budget; the login rate-limit probe still needs a limit.
@@ -116,12 +184,35 @@ fn register(url: &str) -> String {
 }
 
 #[test]
-fn every_example_verifies_with_no_findings() {
+fn every_example_verifies_with_no_findings_on_sqlite() {
+    verify_every_example("sqlite", |directory, _| {
+        let database = directory.join("verify.db");
+        Some((format!("sqlite://{}", database.display()), None))
+    });
+}
+
+#[test]
+fn every_example_verifies_with_no_findings_on_postgres() {
+    verify_every_example("postgres", |_, name| {
+        let database = PostgresDatabase::create(name)?;
+        Some((database.url(), Some(database)))
+    });
+}
+
+/// Serves each example on the database `database` gives (its URL, and a guard that drops it),
+/// verifies it with its schema, and expects a clean report.
+fn verify_every_example(
+    label: &str,
+    database: impl Fn(&std::path::Path, &str) -> Option<(String, Option<PostgresDatabase>)>,
+) {
     let mut failures = Vec::new();
     for schema in example_schemas() {
         let name = example_name(&schema);
-        let directory = scratch_directory(&format!("verify-{name}"));
-        let server = serve(&schema, &directory);
+        let directory = scratch_directory(&format!("verify-{label}-{name}"));
+        let Some((database_url, _database)) = database(&directory, &name) else {
+            return;
+        };
+        let server = serve(&schema, &directory, &database_url);
         let token = register(&server.url);
         let junit = directory.join("verify.xml");
         let html = directory.join("verify.html");
@@ -130,6 +221,8 @@ fn every_example_verifies_with_no_findings() {
             .arg(&server.url)
             .arg("--user")
             .arg(format!("ada:{token}"))
+            .arg("--schema")
+            .arg(&schema)
             .args(["--json", "-"])
             .arg("--junit")
             .arg(&junit)
@@ -153,7 +246,7 @@ fn every_example_verifies_with_no_findings() {
         let findings = report["findings"].as_array().cloned().unwrap_or_default();
         if output.status.code() != Some(0) || !findings.is_empty() {
             failures.push(format!(
-                "{name}: exit {:?}, {} finding(s):\n{}",
+                "{name} on {label}: exit {:?}, {} finding(s):\n{}",
                 output.status.code(),
                 findings.len(),
                 stderr
@@ -246,4 +339,22 @@ fn unreachable_url_and_bad_arguments_exit_2() {
         .expect("plinth verify runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--fail-on urgent"));
+    // A schema with errors stops the run before anything is sent, with the compiler's errors.
+    let schema = directory.join("broken.plinth");
+    std::fs::write(&schema, "model Task {\n  id Int @id\n  owner Nobody\n}\n")
+        .expect("the schema is written");
+    let output = Command::new(env!("CARGO_BIN_EXE_plinth"))
+        .args(["verify", "http://127.0.0.1:9", "--schema"])
+        .arg(&schema)
+        .current_dir(&directory)
+        .output()
+        .expect("plinth verify runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("has errors")
+            && stderr.contains("Nobody")
+            && !stderr.contains("cannot reach"),
+        "{stderr}"
+    );
 }

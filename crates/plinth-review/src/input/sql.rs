@@ -88,6 +88,64 @@ impl SqlFile {
     }
 }
 
+/// Prefix of the identifiers that stand in for template placeholders (see
+/// [`Statement::ast_with_placeholders`]).
+pub const PLACEHOLDER_PREFIX: &str = "__tpl";
+
+/// True for an identifier that [`Statement::ast_with_placeholders`] put in place of a template
+/// placeholder: its real name is unknown (a schema chosen at deploy time, say).
+pub fn is_placeholder(identifier: &str) -> bool {
+    identifier.starts_with(&PLACEHOLDER_PREFIX[..4])
+}
+
+impl Statement {
+    /// The parsed statement; when sqlparser could not read it because it holds template
+    /// placeholders (`{{ index .Options "Namespace" }}.users` in Go-templated migrations), the
+    /// statement parsed with each placeholder replaced by an identifier of the same byte length
+    /// (see [`is_placeholder`]), so byte offsets still hold. Returns the text that was parsed,
+    /// for mapping sqlparser's line/column positions back to offsets.
+    pub fn ast_with_placeholders(
+        &self,
+        dialect: Dialect,
+    ) -> Option<(
+        std::borrow::Cow<'_, sqlparser::ast::Statement>,
+        std::borrow::Cow<'_, str>,
+    )> {
+        use std::borrow::Cow;
+        if let Some(ast) = &self.ast {
+            return Some((Cow::Borrowed(ast), Cow::Borrowed(self.text.as_str())));
+        }
+        if !self.text.contains("{{") {
+            return None;
+        }
+        let mut text = String::with_capacity(self.text.len());
+        let mut rest = self.text.as_str();
+        while let Some(open) = rest.find("{{") {
+            let close = rest[open..].find("}}")? + open + 2;
+            text.push_str(&rest[..open]);
+            let width = close - open;
+            text.extend(
+                PLACEHOLDER_PREFIX
+                    .chars()
+                    .chain(std::iter::repeat('_'))
+                    .take(width),
+            );
+            rest = &rest[close..];
+        }
+        text.push_str(rest);
+        let parsed = match dialect {
+            Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, &text),
+            Dialect::Sqlite => Parser::parse_sql(&SQLiteDialect {}, &text),
+        };
+        match parsed {
+            Ok(mut statements) if statements.len() == 1 => {
+                Some((Cow::Owned(statements.pop()?), Cow::Owned(text)))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Tells a migration from a schema by its name and by the other SQL files given with it:
 /// `*.up.sql`, `up.sql` and Prisma's `migration.sql` are migrations, `*.down.sql` and `down.sql`
 /// rollbacks; any other file is a migration when it sits in a folder of several numbered SQL

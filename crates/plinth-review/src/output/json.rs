@@ -25,6 +25,7 @@ pub fn render_json(report: &Report) -> Value {
         .map(|f| {
             let mut object = json!({
                 "rule": f.rule,
+                "category": crate::registry::find(f.rule).map(|r| r.category.as_str()),
                 "severity": f.severity.as_str(),
                 "message": f.message,
                 "help": f.help,

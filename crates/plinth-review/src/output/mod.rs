@@ -5,5 +5,5 @@ mod sarif;
 mod text;
 
 pub use json::render_json;
-pub use sarif::render_sarif;
-pub use text::render_text;
+pub use sarif::{render_sarif, render_sarif_with_root};
+pub use text::{render_text, summary};

@@ -26,7 +26,9 @@ pub fn svg_percentiles(report: &LoadReport) -> String {
         no_data(&mut svg);
         return close_svg(svg);
     };
-    let highest_nines = last.nines.max(1.0);
+    // The axis always reaches p99, the percentile the report is about, even when a short or
+    // slow run measured too few answers to have one.
+    let highest_nines = last.nines.max(2.0);
     let y_axis = Axis::new(milliseconds(last.latency));
     let x_of = |nines: f64| LEFT + nines / highest_nines * plot_width();
     let y_of = |value: f64| TOP + plot_height() - value / y_axis.top * plot_height();

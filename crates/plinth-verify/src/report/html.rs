@@ -97,10 +97,11 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "<pre>{}</pre>", escape(text));
         }
         for (title, svg) in &report.plots {
-            // The plots are SVG this crate drew: inserted as markup, not text.
+            // The plots are SVG this crate drew: inserted as markup, not text. Each draws its
+            // own heading, so the figure only names it for assistive technology.
             let _ = writeln!(
                 out,
-                "<figure class=\"plot\"><figcaption>{}</figcaption>\n{}\n</figure>",
+                "<figure class=\"plot\" aria-label=\"{}\">\n{}\n</figure>",
                 escape(title),
                 strip_xml_declaration(svg)
             );

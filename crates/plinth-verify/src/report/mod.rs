@@ -186,6 +186,8 @@ mod tests {
         assert!(text.contains("a &lt;bad&gt; &quot;thing&quot; &amp; more"));
         assert!(!text.contains("<b>\"}"), "request bodies are escaped");
         assert!(text.contains("<svg xmlns") && !text.contains("<?xml"));
+        // The plot draws its own title: no caption repeats it.
+        assert!(!text.contains("<figcaption") && text.contains("aria-label=\"Latency\""));
         assert!(text.contains("GET /events"));
     }
 

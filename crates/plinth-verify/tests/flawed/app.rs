@@ -44,6 +44,20 @@ pub struct Flaws {
     pub cors_reflects_origin: bool,
     /// `X-Powered-By` and a versioned `Server`.
     pub server_banner: bool,
+    /// The document lists `role` in the user update body, as an API whose admins may change
+    /// roles does, and `PATCH /users/{id}` stores it for anyone.
+    pub role_writable_by_anyone: bool,
+    /// Profiles are public, and `GET /users/{id}` shows every user's email too, not only the
+    /// caller's own.
+    pub email_shown_to_others: bool,
+    /// The comments under a note are listed, read and added without checking the note's owner.
+    pub nested_unchecked: bool,
+    /// `GET /notes?ownerId=…` lists that user's notes, whoever asks.
+    pub owner_filter_unchecked: bool,
+    /// An `Idempotency-Key` the document forbids is a 500 instead of a 400.
+    pub server_error_on_bad_header: bool,
+    /// The document marks a token optional on `DELETE /notes/{id}` (security `[{bearer}, {}]`).
+    pub delete_security_optional: bool,
 }
 
 const SECRET: &[u8] = b"flawed-test-server-secret-0123456789abcdef";
@@ -65,7 +79,8 @@ pub async fn start(flaws: Flaws) -> String {
         .execute_batch(
             "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE NOT NULL, password TEXT NOT NULL, \
                name TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'USER');
-             CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT NOT NULL, body TEXT, owner_id TEXT NOT NULL);",
+             CREATE TABLE notes (id TEXT PRIMARY KEY, title TEXT NOT NULL, body TEXT, owner_id TEXT NOT NULL);
+             CREATE TABLE comments (id TEXT PRIMARY KEY, note_id TEXT NOT NULL, body TEXT NOT NULL, author_id TEXT NOT NULL);",
         )
         .expect("the tables are created");
     let app = Arc::new(App {
@@ -74,7 +89,10 @@ pub async fn start(flaws: Flaws) -> String {
         failed_logins: Mutex::new(0),
     });
     let router = Router::new()
-        .route("/openapi.json", get(|| async { Json(document()) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(document(flaws)) }),
+        )
         .route("/api/v1/auth/register", post(register))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/me", get(me))
@@ -84,6 +102,11 @@ pub async fn start(flaws: Flaws) -> String {
             "/api/v1/notes/{id}",
             patch(update_note).get(get_note).delete(delete_note),
         )
+        .route(
+            "/api/v1/notes/{id}/comments",
+            get(list_comments).post(create_comment),
+        )
+        .route("/api/v1/notes/{id}/comments/{comment_id}", get(get_comment))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such route") })
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&app),
@@ -455,7 +478,8 @@ async fn get_user(
     let Ok(database) = app.database.lock() else {
         return internal("poisoned");
     };
-    match user_json(&database, &id).filter(|_| id == caller) {
+    // With the email flaw, profiles are public — and so is everyone's email.
+    match user_json(&database, &id).filter(|_| id == caller || app.flaws.email_shown_to_others) {
         Some(user) => Json(user).into_response(),
         None => problem(StatusCode::NOT_FOUND, "no such user"),
     }
@@ -476,7 +500,7 @@ async fn update_user(
         Err(response) => return response,
     };
     // The planted flaw: the handler binds the whole row, `role` included.
-    let role = if app.flaws.mass_assignment_role {
+    let role = if app.flaws.mass_assignment_role || app.flaws.role_writable_by_anyone {
         object
             .remove("role")
             .and_then(|role| role.as_str().map(str::to_string))
@@ -541,7 +565,10 @@ async fn list_notes(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    if let Some(unknown) = query.keys().find(|name| name.as_str() != "title") {
+    if let Some(unknown) = query
+        .keys()
+        .find(|name| !matches!(name.as_str(), "title" | "ownerId"))
+    {
         return problem(
             StatusCode::BAD_REQUEST,
             &format!("unknown query parameter `{unknown}`"),
@@ -551,6 +578,12 @@ async fn list_notes(
         return internal("poisoned");
     };
     let columns = "SELECT id, title, body, owner_id FROM notes";
+    // `ownerId` narrows the caller's own notes; the planted flaw lists that user's instead.
+    let owner_filter = query.get("ownerId").cloned();
+    let caller = match &owner_filter {
+        Some(owner) if app.flaws.owner_filter_unchecked => owner.clone(),
+        _ => caller,
+    };
     let rows: Result<Vec<_>, rusqlite::Error> = match query.get("title") {
         Some(title) if app.flaws.sql_injection => {
             // The planted flaw: the filter is concatenated into the statement.
@@ -587,7 +620,13 @@ async fn list_notes(
     };
     match rows {
         Ok(rows) => {
-            let data: Vec<Value> = rows.into_iter().map(|row| note_json(&app, row)).collect();
+            let data: Vec<Value> = rows
+                .into_iter()
+                .filter(|row: &(String, String, Option<String>, String)| {
+                    owner_filter.as_ref().is_none_or(|owner| row.3 == *owner)
+                })
+                .map(|row| note_json(&app, row))
+                .collect();
             Json(json!({"data": data})).into_response()
         }
         Err(error) if app.flaws.sql_injection => {
@@ -602,6 +641,18 @@ async fn create_note(State(app): State<Shared>, headers: HeaderMap, body: Bytes)
         Ok(caller) => caller,
         Err(response) => return response,
     };
+    // Idempotency is not implemented, but the key's documented shape is enforced.
+    if let Some(key) = headers.get("idempotency-key") {
+        let valid = key.to_str().is_ok_and(|key| {
+            (1..=255).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic())
+        });
+        if !valid {
+            if app.flaws.server_error_on_bad_header {
+                return problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+            return problem(StatusCode::BAD_REQUEST, "invalid Idempotency-Key");
+        }
+    }
     let object = match parse_object(&app, &body) {
         Ok(object) => object,
         Err(response) => return response,
@@ -668,6 +719,23 @@ async fn update_note(
         Ok(caller) => caller,
         Err(response) => return response,
     };
+    // No ETags are handed out, so only `*` can match; a malformed value is a 400.
+    if let Some(if_match) = headers.get("if-match") {
+        let text = if_match.to_str().unwrap_or("");
+        let bytes = text.as_bytes();
+        let well_formed = (1..=1024).contains(&bytes.len())
+            && bytes.first().is_some_and(u8::is_ascii_graphic)
+            && bytes.last().is_some_and(u8::is_ascii_graphic)
+            && bytes
+                .iter()
+                .all(|byte| byte.is_ascii_graphic() || *byte == b' ');
+        if !well_formed {
+            return problem(StatusCode::BAD_REQUEST, "invalid If-Match");
+        }
+        if text != "*" {
+            return problem(StatusCode::PRECONDITION_FAILED, "the note changed");
+        }
+    }
     let object = match parse_object(&app, &body) {
         Ok(object) => object,
         Err(response) => return response,
@@ -726,14 +794,138 @@ async fn delete_note(
     }
 }
 
-/// The correct contract, as OpenAPI 3.1.
-pub fn document() -> Value {
+/// The note `id` when the caller may reach its comments: theirs, or anyone's with the flaw.
+fn note_for_comments(app: &App, database: &rusqlite::Connection, caller: &str, id: &str) -> bool {
+    read_note(database, id).is_some_and(|note| note.3 == caller || app.flaws.nested_unchecked)
+}
+
+fn comment_json(row: (String, String, String, String)) -> Value {
+    let (id, note_id, body, author) = row;
+    json!({"id": id, "noteId": note_id, "body": body, "authorId": author})
+}
+
+fn read_comments(
+    database: &rusqlite::Connection,
+    note_id: &str,
+    comment_id: Option<&str>,
+) -> Result<Vec<(String, String, String, String)>, rusqlite::Error> {
+    let mut statement = database.prepare(
+        "SELECT id, note_id, body, author_id FROM comments \
+         WHERE note_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY rowid",
+    )?;
+    let rows = statement.query_map(rusqlite::params![note_id, comment_id], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    })?;
+    rows.collect()
+}
+
+async fn list_comments(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match required_caller(&app, &headers) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let Ok(database) = app.database.lock() else {
+        return internal("poisoned");
+    };
+    if !note_for_comments(&app, &database, &caller, &id) {
+        return problem(StatusCode::NOT_FOUND, "no such note");
+    }
+    match read_comments(&database, &id, None) {
+        Ok(rows) => {
+            let data: Vec<Value> = rows.into_iter().map(comment_json).collect();
+            Json(json!({"data": data})).into_response()
+        }
+        Err(error) => internal(error),
+    }
+}
+
+async fn create_comment(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let caller = match required_caller(&app, &headers) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let object = match parse_object(&app, &body) {
+        Ok(object) => object,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_fields(&app, &object, &[("body", 1, 500, false)], &["body"]) {
+        return response;
+    }
+    let Ok(database) = app.database.lock() else {
+        return internal("poisoned");
+    };
+    if !note_for_comments(&app, &database, &caller, &id) {
+        return problem(StatusCode::NOT_FOUND, "no such note");
+    }
+    let comment_id = uuid::Uuid::new_v4().to_string();
+    let text = object.get("body").and_then(Value::as_str).unwrap_or("");
+    if let Err(error) = database.execute(
+        "INSERT INTO comments (id, note_id, body, author_id) VALUES (?1, ?2, ?3, ?4)",
+        rusqlite::params![comment_id, id, text, caller],
+    ) {
+        return internal(error);
+    }
+    match read_comments(&database, &id, Some(&comment_id)) {
+        Ok(mut rows) if !rows.is_empty() => {
+            (StatusCode::CREATED, Json(comment_json(rows.remove(0)))).into_response()
+        }
+        Ok(_) => internal("the comment vanished"),
+        Err(error) => internal(error),
+    }
+}
+
+async fn get_comment(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((id, comment_id)): Path<(String, String)>,
+) -> Response {
+    let caller = match required_caller(&app, &headers) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let Ok(database) = app.database.lock() else {
+        return internal("poisoned");
+    };
+    if !note_for_comments(&app, &database, &caller, &id) {
+        return problem(StatusCode::NOT_FOUND, "no such note");
+    }
+    match read_comments(&database, &id, Some(&comment_id)) {
+        Ok(mut rows) if !rows.is_empty() => Json(comment_json(rows.remove(0))).into_response(),
+        Ok(_) => problem(StatusCode::NOT_FOUND, "no such comment"),
+        Err(error) => internal(error),
+    }
+}
+
+/// The correct contract, as OpenAPI 3.1 (with the document flaws switched on, the flawed one).
+pub fn document(flaws: Flaws) -> Value {
     let problem = |description: &str| json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
     let bearer = json!([{"bearer": []}]);
     let id_parameter =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
     let json_body = |reference: &str| json!({"required": true, "content": {"application/json": {"schema": {"$ref": reference}}}});
     let json_answer = |description: &str, reference: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": reference}}}});
+    let delete_security = if flaws.delete_security_optional {
+        json!([{"bearer": []}, {}])
+    } else {
+        bearer.clone()
+    };
+    let mut user_update = json!({"type": "object", "additionalProperties": false, "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100}
+    }});
+    if flaws.role_writable_by_anyone {
+        user_update["properties"]["role"] = json!({"type": "string", "enum": ["USER", "ADMIN"]});
+    }
+    let comment_id_parameter =
+        json!({"name": "commentId", "in": "path", "required": true, "schema": {"type": "string"}});
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Flawed notes", "version": "1"},
@@ -795,7 +987,10 @@ pub fn document() -> Value {
                 "get": {
                     "operationId": "listNotes",
                     "security": bearer,
-                    "parameters": [{"name": "title", "in": "query", "required": false, "schema": {"type": "string"}}],
+                    "parameters": [
+                        {"name": "title", "in": "query", "required": false, "schema": {"type": "string"}},
+                        {"name": "ownerId", "in": "query", "required": false, "schema": {"type": "string"}}
+                    ],
                     "responses": {
                         "200": json_answer("The caller's notes", "#/components/schemas/NoteList"),
                         "400": problem("Bad query"), "401": problem("No token"),
@@ -805,6 +1000,9 @@ pub fn document() -> Value {
                 "post": {
                     "operationId": "createNote",
                     "security": bearer,
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {
+                        "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"
+                    }}],
                     "requestBody": json_body("#/components/schemas/NoteCreate"),
                     "responses": {
                         "201": json_answer("Created", "#/components/schemas/Note"),
@@ -827,22 +1025,60 @@ pub fn document() -> Value {
                 "patch": {
                     "operationId": "updateNote",
                     "security": bearer,
-                    "parameters": [id_parameter],
+                    "parameters": [id_parameter, {"name": "If-Match", "in": "header", "required": false, "schema": {
+                        "type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[!-~](?:[ -~]*[!-~])?$"
+                    }}],
                     "requestBody": json_body("#/components/schemas/NoteUpdate"),
                     "responses": {
                         "200": json_answer("The note", "#/components/schemas/Note"),
-                        "400": problem("Broken JSON"), "401": problem("No token"),
-                        "404": problem("Not yours or absent"), "422": problem("Invalid body"),
-                        "500": problem("Server error")
+                        "400": problem("Broken JSON or a malformed If-Match"), "401": problem("No token"),
+                        "404": problem("Not yours or absent"), "412": problem("If-Match names another version"),
+                        "422": problem("Invalid body"), "500": problem("Server error")
                     }
                 },
                 "delete": {
                     "operationId": "deleteNote",
-                    "security": bearer,
+                    "security": delete_security,
                     "parameters": [id_parameter],
                     "responses": {
                         "204": {"description": "Deleted"},
                         "401": problem("No token"), "404": problem("Not yours or absent"),
+                        "500": problem("Server error")
+                    }
+                }
+            },
+            "/api/v1/notes/{id}/comments": {
+                "get": {
+                    "operationId": "listComments",
+                    "security": bearer,
+                    "parameters": [id_parameter],
+                    "responses": {
+                        "200": json_answer("The note's comments", "#/components/schemas/CommentList"),
+                        "401": problem("No token"), "404": problem("Not your note or absent"),
+                        "500": problem("Server error")
+                    }
+                },
+                "post": {
+                    "operationId": "createComment",
+                    "security": bearer,
+                    "parameters": [id_parameter],
+                    "requestBody": json_body("#/components/schemas/CommentCreate"),
+                    "responses": {
+                        "201": json_answer("Created", "#/components/schemas/Comment"),
+                        "400": problem("Broken JSON"), "401": problem("No token"),
+                        "404": problem("Not your note or absent"), "422": problem("Invalid body"),
+                        "500": problem("Server error")
+                    }
+                }
+            },
+            "/api/v1/notes/{id}/comments/{commentId}": {
+                "get": {
+                    "operationId": "getComment",
+                    "security": bearer,
+                    "parameters": [id_parameter, comment_id_parameter],
+                    "responses": {
+                        "200": json_answer("The comment", "#/components/schemas/Comment"),
+                        "401": problem("No token"), "404": problem("Not your note or absent"),
                         "500": problem("Server error")
                     }
                 }
@@ -871,8 +1107,16 @@ pub fn document() -> Value {
                     "id": {"type": "string"}, "email": {"type": "string"},
                     "name": {"type": "string"}, "role": {"type": "string", "enum": ["USER", "ADMIN"]}
                 }},
-                "UserUpdate": {"type": "object", "additionalProperties": false, "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 100}
+                "UserUpdate": user_update,
+                "Comment": {"type": "object", "required": ["id", "noteId", "body", "authorId"], "additionalProperties": false, "properties": {
+                    "id": {"type": "string"}, "noteId": {"type": "string"},
+                    "body": {"type": "string"}, "authorId": {"type": "string"}
+                }},
+                "CommentCreate": {"type": "object", "required": ["body"], "additionalProperties": false, "properties": {
+                    "body": {"type": "string", "minLength": 1, "maxLength": 500}
+                }},
+                "CommentList": {"type": "object", "required": ["data"], "properties": {
+                    "data": {"type": "array", "items": {"$ref": "#/components/schemas/Comment"}}
                 }},
                 "Note": {"type": "object", "required": ["id", "title", "ownerId"], "additionalProperties": false, "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"},
