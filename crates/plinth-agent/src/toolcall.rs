@@ -37,7 +37,9 @@ const MAX_ENCODINGS: usize = 3;
 /// `{"function": {"name": .., "arguments": ..}}` shapes, and a JSON array of such),
 /// `<tool_call>…</tool_call>` (Hermes/Qwen style), `<function=name>{…}</function>` (Llama 3.1
 /// style), and `functions.name:{…}` / `functions.name({…})` lines. Also a bare JSON call in the
-/// text (Llama 3.2's format, after an optional `<|python_tag|>`) and Mistral's `[TOOL_CALLS]`.
+/// text (Llama 3.2's format, after an optional `<|python_tag|>`), Python-style
+/// `[name(key="value")]` lines (how Llama 3.2's small models are prompted to call), and
+/// Mistral's `[TOOL_CALLS]`.
 ///
 /// Only names in `tools` count (anything else is text). Nothing inside `<think>…</think>` or a
 /// fence of another language (a ```prisma draft) is taken. Returns the text with the calls
@@ -54,6 +56,7 @@ pub fn extract_text_tool_calls(text: &str, tools: &[ToolSpec]) -> (String, Vec<T
     scan.fences();
     scan.mistral_marker();
     scan.functions_prefix();
+    scan.python_calls();
     scan.bare_json();
 
     let mut regions: Vec<Region> = scan
@@ -296,6 +299,72 @@ impl Scan<'_> {
         }
     }
 
+    /// `[check(path="schema.plinth"), list_files()]` or `check(path="schema.plinth")` alone on
+    /// its line: the Python style Llama 3.2's small models are prompted with. Only whole lines,
+    /// so that "run check() first" in a sentence is not a call.
+    fn python_calls(&mut self) {
+        let bytes = self.text.as_bytes();
+        let mut line_start = 0;
+        while line_start < bytes.len() {
+            let line_end = self.text[line_start..]
+                .find('\n')
+                .map_or(bytes.len(), |at| line_start + at);
+            let next_line = (line_end + 1).min(bytes.len());
+            if self.covering(line_start).is_some() {
+                line_start = next_line;
+                continue;
+            }
+            match self.python_calls_at(line_start) {
+                Some((calls, end)) => {
+                    self.claim(line_start, end, Some(calls));
+                    line_start = self.text[end..]
+                        .find('\n')
+                        .map_or(bytes.len(), |at| end + at + 1);
+                }
+                None => line_start = next_line,
+            }
+        }
+    }
+
+    /// The Python-style calls on the line starting at `line_start`, and where they end.
+    fn python_calls_at(&self, line_start: usize) -> Option<(Vec<(String, Value)>, usize)> {
+        let bytes = self.text.as_bytes();
+        let mut at = skip_spaces(self.text, line_start);
+        let listed = bytes.get(at) == Some(&b'[');
+        if listed {
+            at = skip_spaces(self.text, at + 1);
+        }
+        let mut calls = Vec::new();
+        loop {
+            let name_start = at;
+            while bytes
+                .get(at)
+                .is_some_and(|byte| byte.is_ascii_alphanumeric() || b"_.".contains(byte))
+            {
+                at += 1;
+            }
+            let name = self.tool_named(&self.text[name_start..at])?;
+            if bytes.get(at) != Some(&b'(') {
+                return None;
+            }
+            let inner_start = at + 1;
+            let (inner_end, end) = match closing_parenthesis(self.text, inner_start) {
+                Some(close) => (close, close + 1),
+                None => (bytes.len(), bytes.len()),
+            };
+            calls.push((name, python_arguments(&self.text[inner_start..inner_end])));
+            at = skip_spaces(self.text, end);
+            match bytes.get(at) {
+                Some(b',') => at = skip_whitespace(self.text, at + 1),
+                _ => break,
+            }
+        }
+        if listed && bytes.get(at) == Some(&b']') {
+            at = skip_spaces(self.text, at + 1);
+        }
+        matches!(bytes.get(at), None | Some(b'\n' | b'\r')).then_some((calls, at))
+    }
+
     /// A call written as bare JSON in the text, as Llama 3.2 does (after `<|python_tag|>` when
     /// the template keeps it). Only objects shaped as a call to a known tool count.
     fn bare_json(&mut self) {
@@ -303,7 +372,7 @@ impl Scan<'_> {
         let bytes = self.text.as_bytes();
         let mut from = 0;
         let mut attempts = 0;
-        while from < bytes.len() && attempts < 4 * MAX_CANDIDATES {
+        while from < bytes.len() && attempts < MAX_CANDIDATES {
             let Some(offset) = self.text[from..].find(['{', '[']) else {
                 break;
             };
@@ -313,9 +382,7 @@ impl Scan<'_> {
                 continue;
             }
             from = start + 1;
-            if bytes[start] == b'['
-                && bytes.get(skip_whitespace(self.text, start + 1)) != Some(&b'{')
-            {
+            if !opens_an_object_or_list_of_objects(self.text, start) {
                 continue;
             }
             attempts += 1;
@@ -352,6 +419,77 @@ impl Scan<'_> {
             .find(|tool| tool.name == name)
             .map(|tool| tool.name.clone())
     }
+}
+
+/// Whether `{` at `start` begins like an object with a key (`{"name"`, `{name:`), or `[` like a
+/// list of them: a cheap test that keeps the `{` of a schema draft or of prose from using up the
+/// attempts.
+fn opens_an_object_or_list_of_objects(text: &str, start: usize) -> bool {
+    let bytes = text.as_bytes();
+    let next = skip_whitespace(text, start + 1);
+    match (bytes[start], bytes.get(next)) {
+        (b'[', Some(b'{')) => opens_an_object_or_list_of_objects(text, next),
+        (b'{', Some(b'"' | b'\'')) => true,
+        (b'{', Some(byte)) if byte.is_ascii_alphabetic() || *byte == b'_' => {
+            let mut at = next;
+            while bytes
+                .get(at)
+                .is_some_and(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+            {
+                at += 1;
+            }
+            bytes.get(skip_spaces(text, at)) == Some(&b':')
+        }
+        _ => false,
+    }
+}
+
+/// The `)` that closes a Python call whose arguments start at `from`, past nested brackets and
+/// quoted strings; `None` when the text ends first (cut off).
+fn closing_parenthesis(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut at = from;
+    while at < bytes.len() {
+        match bytes[at] {
+            quote @ (b'"' | b'\'') => {
+                let triple = [quote; 3];
+                let closing: &[u8] = if bytes[at..].starts_with(&triple) {
+                    at += 3;
+                    &triple
+                } else {
+                    at += 1;
+                    &triple[..1]
+                };
+                while at < bytes.len() && !bytes[at..].starts_with(closing) {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += closing.len();
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' if depth == 0 => return Some(at),
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
+
+/// `path="a", strict=True` read as an object; a single positional value as itself, for
+/// [`coerce`] to place; anything else as text, for the loop to complain about.
+fn python_arguments(inner: &str) -> Value {
+    let inner = inner.trim();
+    if inner.is_empty() {
+        return Value::Object(Map::new());
+    }
+    if let Ok((Value::Object(object), _)) = parse_at(&format!("{{{inner}}}"), 0) {
+        if !object.is_empty() {
+            return Value::Object(object);
+        }
+    }
+    parse_arguments(inner).unwrap_or_else(|_| inner.into())
 }
 
 /// The calls in the body of a tag or a fence: one or more JSON values, each a call to a known
@@ -520,7 +658,8 @@ fn skip_spaces(text: &str, from: usize) -> usize {
 /// Python literals True/False/None, comments, a missing closing brace/bracket/quote at the end
 /// (truncated output), text before/after the object, a doubly-encoded JSON string
 /// (`"{\"a\":1}"`). Also raw newlines and unescaped quotes inside a string value (a schema
-/// written into `content`), and bare words as values (`{path: schema.plinth}`).
+/// written into `content`), bare words as values (`{path: schema.plinth}`), and an object
+/// whose opening brace was left out (`path: "a"`).
 ///
 /// Empty arguments are `{}`: some servers send `""` for a tool without parameters. Err when
 /// nothing sensible comes out.
@@ -529,10 +668,11 @@ pub fn parse_arguments(raw: &str) -> Result<Value, String> {
 }
 
 fn parse_encoded(raw: &str, encodings: usize) -> Result<Value, String> {
-    let text = raw.trim();
-    if text.is_empty() {
+    if raw.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
+    // the end is kept: a value cut off there may end in whitespace that belongs to it
+    let text = raw.trim_start();
     let value = match serde_json::from_str::<Value>(text) {
         Ok(value) => value,
         Err(strict) => repair(text).map_err(|repair| {
@@ -815,16 +955,38 @@ impl<'a> NearJson<'a> {
         out
     }
 
-    /// Whether the quote at the current position ends the string.
+    /// Whether the quote at the current position ends the string. Leniently: only where what
+    /// follows continues the JSON (a closing bracket, a colon, or a comma and then something
+    /// that starts a member or an item), so `'read', auth()` inside a value does not end it.
     fn quote_closes(&self) -> bool {
         if !self.lenient_quotes {
             return true;
         }
+        let bytes = self.text.as_bytes();
         let after = skip_whitespace(self.text, self.position + 1);
-        matches!(
-            self.text.as_bytes().get(after),
-            None | Some(b',' | b'}' | b']' | b':')
-        )
+        match bytes.get(after) {
+            None | Some(b'}' | b']' | b':') => true,
+            Some(b',') => {
+                let next = skip_whitespace(self.text, after + 1);
+                match bytes.get(next) {
+                    None | Some(b'}' | b']' | b'{' | b'[' | b'"' | b'\'' | b'-') => true,
+                    Some(byte) if byte.is_ascii_digit() => true,
+                    Some(byte) if byte.is_ascii_alphabetic() || *byte == b'_' => {
+                        // a bare key or literal: followed by `:`, `=`, `,` or a closing bracket
+                        let mut at = next;
+                        while bytes.get(at).is_some_and(|byte| is_key_byte(*byte)) {
+                            at += 1;
+                        }
+                        matches!(
+                            bytes.get(skip_spaces(self.text, at)),
+                            None | Some(b':' | b'=' | b',' | b'}' | b']')
+                        )
+                    }
+                    Some(_) => false,
+                }
+            }
+            Some(_) => false,
+        }
     }
 
     /// The character after a backslash; an escape JSON does not know is kept as written

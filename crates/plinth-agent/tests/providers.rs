@@ -518,6 +518,15 @@ async fn an_unreachable_endpoint_names_its_url() {
     );
     assert!(matches!(error.root(), ProviderError::Unreachable { .. }));
     assert!(error.to_string().contains(&base));
+    // HTTPS is built in (OpenAI and Anthropic need it): a closed https port is a connection
+    // failure like any other, not a request that cannot be sent.
+    let https = unreachable_url().replace("http://", "https://");
+    let secure = provider_at(ProviderKind::Anthropic, &https, |config| {
+        config.max_retries = 0
+    });
+    let error = complete(&secure, &request()).await.0.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("is the server running"), "{message}");
 }
 
 #[tokio::test]
@@ -703,8 +712,9 @@ fn local_servers_need_no_key_but_need_a_model() {
         model: Some("local".into()),
         ..ProviderFlags::default()
     };
+    let fallback = [("OPENAI_BASE_URL", "https://proxy.test/v1")];
     assert_eq!(
-        resolve(&shorthand, &[], None).unwrap().base_url,
+        resolve(&shorthand, &fallback, None).unwrap().base_url,
         "http://127.0.0.1:8080/v1"
     );
 
@@ -734,6 +744,20 @@ fn openai_itself_uses_its_own_key_and_requires_one() {
     .unwrap();
     assert_eq!(config.base_url, "https://api.openai.com/v1");
     assert_eq!(config.api_key.as_deref(), Some("sk-openai"));
+
+    // OPENAI_BASE_URL and OPENAI_API_KEY go together, as in OpenAI's own SDKs.
+    let paired = resolve(
+        &ProviderFlags::default(),
+        &[
+            ("OPENAI_BASE_URL", "https://gateway.test/v1"),
+            ("OPENAI_API_KEY", "sk-gateway"),
+            ("PLINTH_LLM_MODEL", "m"),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(paired.base_url, "https://gateway.test/v1");
+    assert_eq!(paired.api_key.as_deref(), Some("sk-gateway"));
 
     let flags = ProviderFlags {
         provider: Some("openai".into()),

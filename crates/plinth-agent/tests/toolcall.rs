@@ -222,6 +222,68 @@ fn a_bare_json_call_as_llama_3_2_writes_it() {
 }
 
 #[test]
+fn a_bare_call_after_a_long_unfenced_draft() {
+    let draft: String = (0..200)
+        .map(|index| format!("model M{index} {{\n  id Int @id\n}}\n"))
+        .collect();
+    let answer = format!("{draft}\nNow I check it: {{\"name\": \"check\", \"arguments\": {{}}}}");
+    let (text, calls) = extract_text_tool_calls(&answer, &tools());
+    assert_eq!(names_and_arguments(&calls), [("check", &json!({}))]);
+    assert_eq!(text, format!("{}\n\nNow I check it:", draft.trim_end()));
+}
+
+#[test]
+fn python_style_calls_as_llama_3_2_is_prompted_to_write_them() {
+    let answer = "[read_file(path=\"schema.plinth\"), list_files()]";
+    let (text, calls) = extract_text_tool_calls(answer, &tools());
+    assert_eq!(
+        names_and_arguments(&calls),
+        [
+            ("read_file", &json!({"path": "schema.plinth"})),
+            ("list_files", &json!({}))
+        ]
+    );
+    assert_eq!(text, "");
+
+    let answer = "I'll save the draft.\nwrite_file(path='schema.plinth', content=\"\"\"model Task {\n  id Int @id\n  done Boolean @default(false)\n}\"\"\")\ncheck(\"schema.plinth\")\nThen I'll look at the diagnostics.";
+    let (text, calls) = extract_text_tool_calls(answer, &tools());
+    assert_eq!(
+        names_and_arguments(&calls),
+        [
+            (
+                "write_file",
+                &json!({"path": "schema.plinth", "content": "model Task {\n  id Int @id\n  done Boolean @default(false)\n}"})
+            ),
+            // a positional value, which coerce places in the only parameter
+            ("check", &json!("schema.plinth")),
+        ]
+    );
+    assert_eq!(
+        text,
+        "I'll save the draft.\nThen I'll look at the diagnostics."
+    );
+
+    // in a sentence it is prose
+    let answer = "Run check() first, then review(path) if it compiles.";
+    let (text, calls) = extract_text_tool_calls(answer, &tools());
+    assert!(calls.is_empty());
+    assert_eq!(text, answer);
+}
+
+#[test]
+fn smollm2_writes_a_list_inside_the_tag() {
+    let answer = "<tool_call>[{\"name\": \"check\", \"arguments\": {\"path\": \"schema.plinth\"}}]</tool_call>";
+    let (_, calls) = extract_text_tool_calls(answer, &tools());
+    assert_eq!(
+        names_and_arguments(&calls),
+        [("check", &json!({"path": "schema.plinth"}))]
+    );
+    let answer = "```json\n{\"type\": \"function\", \"function\": {\"name\": \"check\", \"arguments\": {}}}\n```";
+    let (_, calls) = extract_text_tool_calls(answer, &tools());
+    assert_eq!(names_and_arguments(&calls), [("check", &json!({}))]);
+}
+
+#[test]
 fn mistral_tool_calls_marker() {
     let answer =
         "[TOOL_CALLS] [{\"name\": \"read_file\", \"arguments\": {\"path\": \"schema.plinth\"}}]";
@@ -376,6 +438,11 @@ fn repairs_of_near_json() {
         (
             "{\"path\": \"schema.plinth\", \"content\": \"model User {\n  role String @default(\"member\")\n}\n\"}",
             json!({"path": "schema.plinth", "content": "model User {\n  role String @default(\"member\")\n}\n"}),
+        ),
+        // single quotes inside a single-quoted value, cut off
+        (
+            "{'path': 'schema.plinth', 'content': 'model Task {\n  @@allow('read', auth() != null)\n",
+            json!({"path": "schema.plinth", "content": "model Task {\n  @@allow('read', auth() != null)\n"}),
         ),
         // an apostrophe inside a single-quoted string
         (r#"{'note': 'it's done'}"#, json!({"note": "it's done"})),
@@ -714,6 +781,7 @@ proptest! {
         marker in prop::sample::select(vec![
             "```json\n", "```\n", "<tool_call>", "</tool_call>", "<function=check>", "</function>",
             "functions.check:", "functions.read_file(", "<|python_tag|>", "[TOOL_CALLS]", "<think>",
+            "\n[check(", "\nwrite_file(content=\"\"\"", "\nread_file('",
             "{\"name\": \"check\", \"arguments\": ", "```", "\n",
         ]),
         tail in ".{0,80}",

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 /// What the issue asks of every input: under two seconds, in the build users run. The tests run
 /// unoptimised (dependencies at opt-level 1), where the largest document (OpenAI's, 3 MB) takes
-/// about 1.5 s alone and more on a busy machine, against about 0.2 s in release; there the
-/// budget is wider, still far below what quadratic work on that document would take.
+/// about 1.5 s alone and 2 s on a busy machine, against 0.5 s in release; there the budget is
+/// wider, still far below what quadratic work on that document would take.
 const BUDGET: Duration = if cfg!(debug_assertions) {
     Duration::from_secs(5)
 } else {
@@ -254,13 +254,18 @@ fn summary(
     let _ = writeln!(
         out,
         "{} reviews ({alone} single files, {folders} migration folders), {:.1} s in all \
-         (debug build); {not_utf8} files not UTF-8 left out",
+         ({} build); {not_utf8} files not UTF-8 left out",
         outcomes.len(),
-        total.as_secs_f64()
+        total.as_secs_f64(),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
 
     let mut slowest: Vec<&Outcome> = outcomes.iter().collect();
-    slowest.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+    slowest.sort_by_key(|outcome| std::cmp::Reverse(outcome.elapsed));
     let _ = writeln!(
         out,
         "\nslowest reviews: total = load + rules + text, JSON and SARIF output (seconds)"

@@ -111,7 +111,10 @@ async fn closed_loop_sends_exactly_what_it_reports_in_the_mix_proportions() {
     assert!(report.throughput > 100.0);
     let by_path = state.by_path.lock().expect("lock").clone();
     let (a, b) = (by_path["a"] as f64, by_path["b"] as f64);
-    assert!((a / b - 3.0).abs() < 0.15, "a {a}, b {b}");
+    // The mix cycles through the weights, so the only slack is a partial cycle per connection
+    // (4 connections, cycles of 4) and the requests in flight when the clock stops; a ratio
+    // bound alone would be flaky when a busy machine sends few requests.
+    assert!((a - 3.0 * b).abs() <= 16.0_f64.max(0.02 * (a + b)), "a {a}, b {b}");
     let measured: u64 = report.requests.iter().map(|request| request.sent).sum();
     assert_eq!(measured, report.sent);
     // The timeline covers the measured window and accounts for every request.

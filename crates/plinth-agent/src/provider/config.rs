@@ -157,12 +157,14 @@ impl ProviderConfig {
             },
         };
 
-        let openai_base_from_env = kind == ProviderKind::OpenAi && explicit_base.is_none();
+        // A shorthand's own port beats OPENAI_BASE_URL, which is only a fallback.
+        let openai_base_from_env =
+            kind == ProviderKind::OpenAi && explicit_base.is_none() && implied_base.is_none();
         let base_url = match kind {
             ProviderKind::OpenAi => explicit_base
                 .clone()
-                .or_else(|| openai_base.clone())
                 .or_else(|| implied_base.map(str::to_string))
+                .or_else(|| openai_base.clone())
                 .unwrap_or_else(|| OPENAI_BASE_URL.to_string()),
             ProviderKind::Anthropic => explicit_base
                 .clone()

@@ -414,6 +414,42 @@ mod tests {
     }
 
     #[test]
+    fn openai_itself_gets_its_own_field_names() {
+        let call = ToolCall {
+            id: "c".into(),
+            name: "check".into(),
+            arguments: json!({}),
+        };
+        let request = ChatRequest {
+            system: String::new(),
+            messages: vec![
+                Message::assistant("", vec![call.clone()]),
+                Message::tool_result(&call, "ok"),
+            ],
+            tools: Vec::new(),
+            max_tokens: 64,
+            temperature: Some(0.5),
+        };
+        let allowed = Allowed {
+            tool_choice: true,
+            stream_options: true,
+            temperature: false,
+        };
+        let kind = super::super::ProviderKind::OpenAi;
+        let official = ProviderConfig::new(kind, "https://api.openai.com/v1", "gpt-4.1-mini");
+        let body = request_body(&official, &request, allowed);
+        assert_eq!(body["max_completion_tokens"], 64);
+        assert!(body.get("max_tokens").is_none());
+        assert!(body.get("temperature").is_none());
+        assert_eq!(body["messages"][0]["content"], Value::Null);
+        assert!(body["messages"][1].get("name").is_none());
+        let local = ProviderConfig::new(kind, "http://127.0.0.1:8080/v1", "local");
+        let body = request_body(&local, &request, allowed);
+        assert_eq!(body["max_tokens"], 64);
+        assert_eq!(body["messages"][1]["name"], "check");
+    }
+
+    #[test]
     fn raw_arguments_go_back_as_valid_json() {
         assert_eq!(arguments_to_wire(&json!({"a": 1})), r#"{"a":1}"#);
         assert_eq!(arguments_to_wire(&json!("{\"a\": 1}")), "{\"a\": 1}");

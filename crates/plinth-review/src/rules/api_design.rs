@@ -544,9 +544,19 @@ fn is_pagination_parameter(name: &str) -> bool {
         )
 }
 
+/// Last path words of lists whose length the code fixes, not the data: `/hooks/types`,
+/// `/builds/status`, `/plugin_runs/latest`.
+const FIXED_LISTS: &[&str] = &["types", "kinds", "status", "statuses", "latest", "current"];
+
 fn list_without_pagination(doc: &OpenApiDoc, operations: &[Operation<'_>], sink: &mut Sink) {
     let mut places = Vec::new();
     for operation in operations.iter().filter(|o| o.method == "get") {
+        let fixed = last_literal(operation.path)
+            .and_then(|name| words(name).pop())
+            .is_some_and(|word| FIXED_LISTS.contains(&word.as_str()));
+        if fixed {
+            continue;
+        }
         let Some(list) = returned_list(doc, operation) else {
             continue;
         };

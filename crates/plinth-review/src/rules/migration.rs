@@ -1888,7 +1888,7 @@ mod tests {
             .filter(|f| RULES.iter().any(|r| r.id == f.rule))
             .map(|f| {
                 let file = &report.workspace.files[f.file];
-                (f.rule, file.line_col(f.span.start).line as usize)
+                (f.rule, file.line_col(f.span.start).line)
             })
             .collect()
     }
@@ -1933,6 +1933,12 @@ mod tests {
             ALTER TABLE a ADD CONSTRAINT a_b_fk FOREIGN KEY (b) REFERENCES b (id) NOT VALID;\n\
             COMMIT;\nALTER TABLE a VALIDATE CONSTRAINT a_b_fk;";
         assert_eq!(findings(&[("migrations/0002_fk.sql", explicit)]), vec![]);
+        // A `COMMIT` with no `BEGIN` ends the runner's transaction, which was open until then.
+        let runner = format!("{add_and_validate}\nCOMMIT;");
+        assert_eq!(
+            findings(&[("migrations/0002_fk.sql", &runner)]),
+            vec![(CONSTRAINT_WITHOUT_NOT_VALID, 3)]
+        );
     }
 
     #[test]
