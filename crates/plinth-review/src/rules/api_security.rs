@@ -419,12 +419,17 @@ fn api_key_in_query(doc: &OpenApiDoc, sink: &mut Sink) {
         if matches!(location, "header" | "cookie" | "") {
             continue;
         }
+        let place = if location == "query" {
+            "query string"
+        } else {
+            location
+        };
         let pointer = format!("{pointer}/in");
         let finding = Sink::finding(
             "api-key-in-query",
             doc.file,
             doc.span(&pointer),
-            format!("security scheme `{name}` sends the API key in the {location}"),
+            format!("security scheme `{name}` sends the API key in the {place}"),
             "Send API keys in a header (`in: header`, for example `X-API-Key`): keys in URLs \
              are written to access logs, proxies and browser history.",
         )
