@@ -254,8 +254,8 @@ fn python_style_calls_as_llama_3_2_is_prompted_to_write_them() {
                 "write_file",
                 &json!({"path": "schema.plinth", "content": "model Task {\n  id Int @id\n  done Boolean @default(false)\n}"})
             ),
-            // a positional value, which coerce places in the only parameter
-            ("check", &json!("schema.plinth")),
+            // a positional value, placed in the only parameter
+            ("check", &json!({"path": "schema.plinth"})),
         ]
     );
     assert_eq!(
@@ -308,6 +308,22 @@ fn broken_json_in_a_call_is_repaired() {
         )]
     );
     assert_eq!(text, "Calling the tool:");
+}
+
+#[test]
+fn a_single_value_for_the_arguments_fills_the_only_parameter() {
+    // the loop reads a string argument as raw JSON, so the value is placed here
+    let answer = "```json\n{\"name\": \"read_file\", \"arguments\": \"schema.plinth\"}\n```\n\
+                  <function=check>\"app.plinth\"</function>\n<tool_call>{\"name\": \"review\", \"arguments\": null}</tool_call>";
+    let (_, calls) = extract_text_tool_calls(answer, &tools());
+    assert_eq!(
+        names_and_arguments(&calls),
+        [
+            ("read_file", &json!({"path": "schema.plinth"})),
+            ("check", &json!({"path": "app.plinth"})),
+            ("review", &json!({})),
+        ]
+    );
 }
 
 #[test]

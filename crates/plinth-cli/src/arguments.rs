@@ -63,6 +63,74 @@ pub enum Command {
     /// docs/rules/. Exits 0 when no finding is at or above --fail-on, 1 when one is, 2 when the
     /// review cannot run (a missing path, a bad config, no reviewable file).
     Review(ReviewOptions),
+    /// Design a backend from a description in plain words, with an LLM whose every draft is
+    /// compiled and reviewed before it is shown.
+    ///
+    /// Writes schema.plinth, docs/adr/0001-initial-design.md and build/ into --out, and keeps
+    /// the conversation in .plinth/ so `plinth chat --dir` can continue it. Needs a model:
+    /// PLINTH_LLM_PROVIDER (openai or anthropic), PLINTH_LLM_BASE_URL, PLINTH_LLM_MODEL and
+    /// PLINTH_LLM_API_KEY (or OPENAI_API_KEY / ANTHROPIC_API_KEY), or the flags below, or an
+    /// [llm] table in plinth.toml. Exits 0 with a draft that passes, 1 when a bound stopped the
+    /// run first, 2 when no model is configured or it cannot be reached.
+    Design(DesignOptions),
+    /// Talk a design through with an LLM, one request per line on standard input; every turn's
+    /// draft is checked and reviewed, and the conversation is saved to continue later.
+    Chat(ChatOptions),
+}
+
+/// Which model to use and how much it may spend (shared by design and chat).
+#[derive(Debug, Args)]
+pub struct LlmOptions {
+    /// `openai` (any OpenAI-compatible endpoint: OpenAI, Ollama, llama.cpp, vLLM) or
+    /// `anthropic`. Default: PLINTH_LLM_PROVIDER, else guessed from the base URL.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// The endpoint, e.g. `http://127.0.0.1:11434/v1` for Ollama. Default: PLINTH_LLM_BASE_URL.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The model name, e.g. `qwen2.5:7b`. Default: PLINTH_LLM_MODEL.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// A TOML file with an [llm] table (provider, base_url, model, api_key_env). Default:
+    /// plinth.toml in the current directory, when present.
+    #[arg(long, value_name = "FILE")]
+    pub llm_config: Option<PathBuf>,
+    /// Most model calls per run (per turn in chat).
+    #[arg(long, default_value_t = 40)]
+    pub max_steps: u32,
+    /// Most tokens (input + output, sub-agents included) per run.
+    #[arg(long, default_value_t = 400_000)]
+    pub max_tokens: u64,
+    /// Most seconds per run.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    pub max_time: u64,
+    /// Times a draft that fails check or review may go back to the model.
+    #[arg(long, default_value_t = 6)]
+    pub max_repairs: u32,
+    /// Sub-agents that may run at once.
+    #[arg(long, default_value_t = 3)]
+    pub parallel: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DesignOptions {
+    /// What to build, in plain words.
+    #[arg(value_name = "DESCRIPTION", required = true)]
+    pub request: Vec<String>,
+    /// The project folder to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub llm: LlmOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatOptions {
+    /// The project folder; a conversation saved there is continued.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub llm: LlmOptions,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod arguments;
 mod build;
 mod check;
+mod design;
 mod format;
 mod input;
 mod migrate;
@@ -40,6 +41,8 @@ fn main() -> ExitCode {
         Command::Migrate(options) => migrate::run(&options),
         Command::Verify(options) => verify::run(&options),
         Command::Review(options) => review::run(&options),
+        Command::Design(options) => design::run_design(&options),
+        Command::Chat(options) => design::run_chat(&options),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

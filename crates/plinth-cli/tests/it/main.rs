@@ -8,6 +8,7 @@ mod build;
 mod check;
 mod cluster;
 mod corpus;
+mod design;
 mod examples;
 mod format;
 mod migrate;

@@ -38,6 +38,18 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &["plinth-diagnostics", "plinth-syntax", "plinth-model"],
     ),
     (
+        "plinth-agent",
+        &[
+            "plinth-diagnostics",
+            "plinth-model",
+            "plinth-sql",
+            "plinth-docs",
+            "plinth-server",
+            "plinth-verify",
+            "plinth-review",
+        ],
+    ),
+    (
         "plinth-server",
         &[
             "plinth-diagnostics",
@@ -63,6 +75,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "plinth-migrate",
             "plinth-verify",
             "plinth-review",
+            "plinth-agent",
         ],
     ),
 ];

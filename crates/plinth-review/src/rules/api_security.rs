@@ -299,31 +299,35 @@ fn secret_in_response(doc: &OpenApiDoc, operations: &[Operation<'_>], sink: &mut
                 }
                 let display = operation.display();
                 let status = response.status;
-                doc.walk_schema(media.pointer.clone(), media.schema, &mut |pointer, schema, name| {
-                    let Some(name) = name else {
-                        return;
-                    };
-                    if is_true(schema, "writeOnly")
-                        || !(has_type(schema, "string") || schema.get("type").is_none())
-                        || schema.get("properties").is_some()
-                    {
-                        return;
-                    }
-                    let squashed = squash(name);
-                    let password = PASSWORD_NAMES.contains(&squashed.as_str())
-                        || schema.get("format").and_then(Value::as_str) == Some("password");
-                    let secret = SECRET_NAMES.contains(&squashed.as_str());
-                    let generated = creates && !sent.contains(pointer);
-                    if (password || secret) && !generated {
-                        places.push(Place {
-                            pointer: pointer.to_string(),
-                            message: format!(
-                                "`{display}` returns `{name}` in its `{status}` response"
-                            ),
-                            label: format!("`{name}` from `{display}`"),
-                        });
-                    }
-                });
+                doc.walk_schema(
+                    media.pointer.clone(),
+                    media.schema,
+                    &mut |pointer, schema, name| {
+                        let Some(name) = name else {
+                            return;
+                        };
+                        if is_true(schema, "writeOnly")
+                            || !(has_type(schema, "string") || schema.get("type").is_none())
+                            || schema.get("properties").is_some()
+                        {
+                            return;
+                        }
+                        let squashed = squash(name);
+                        let password = PASSWORD_NAMES.contains(&squashed.as_str())
+                            || schema.get("format").and_then(Value::as_str) == Some("password");
+                        let secret = SECRET_NAMES.contains(&squashed.as_str());
+                        let generated = creates && !sent.contains(pointer);
+                        if (password || secret) && !generated {
+                            places.push(Place {
+                                pointer: pointer.to_string(),
+                                message: format!(
+                                    "`{display}` returns `{name}` in its `{status}` response"
+                                ),
+                                label: format!("`{name}` from `{display}`"),
+                            });
+                        }
+                    },
+                );
             }
         }
     }

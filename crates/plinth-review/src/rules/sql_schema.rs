@@ -88,6 +88,9 @@ pub(crate) fn check(workspace: &Workspace, sink: &mut Sink) {
         if table.source != TableSource::Sql {
             continue;
         }
+        if is_tool_table(table) {
+            continue;
+        }
         let postgres = dialect_of(workspace, table.origin) == Dialect::Postgres;
         table_without_primary_key(table, sink);
         foreign_key_without_index(table, sink);
@@ -96,7 +99,7 @@ pub(crate) fn check(workspace: &Workspace, sink: &mut Sink) {
             plaintext_secret_column(table, column, sink);
             money_as_float(table, column, sink);
             if postgres {
-                varchar_without_limit(table, column, sink);
+                varchar_without_limit(workspace, table, column, sink);
             }
         }
         let indexes = IndexShapes::of(workspace, table);
@@ -119,6 +122,26 @@ fn table_name(table: &Table) -> String {
         Some(schema) => format!("{schema}.{}", table.name),
         None => table.name.clone(),
     }
+}
+
+/// Tables that migration tools create for their own bookkeeping: not the user's design.
+fn is_tool_table(table: &Table) -> bool {
+    matches!(
+        table.name.as_str(),
+        "schema_migrations"
+            | "alembic_version"
+            | "__diesel_schema_migrations"
+            | "_prisma_migrations"
+            | "flyway_schema_history"
+            | "goose_db_version"
+            | "knex_migrations"
+            | "knex_migrations_lock"
+            | "typeorm_migrations"
+            | "_sqlx_migrations"
+            | "django_migrations"
+            | "ar_internal_metadata"
+            | "schema_version"
+    )
 }
 
 fn column_list(columns: &[String]) -> String {
@@ -268,7 +291,6 @@ const SECRET_KEY_PREFIXES: &[&str] = &[
     "encryption",
     "hmac",
     "master",
-    "access",
 ];
 
 /// Words that may follow the secret word and still name the secret itself
@@ -356,17 +378,27 @@ fn plaintext_secret_column(table: &Table, column: &Column, sink: &mut Sink) {
     if !is_text_type(&column.data_type) {
         return;
     }
-    let words = words(&column.name);
-    let Some(at) = secret_at(&words) else {
+    let name_words = words(&column.name);
+    let Some(at) = secret_at(&name_words) else {
         return;
     };
-    if words[..at]
+    let before = &name_words[..at];
+    if before.iter().any(|w| PROTECTED_WORDS.contains(&w.as_str())) {
+        return;
+    }
+    // A CSRF token is compared with a cookie that carries it anyway; it grants nothing alone.
+    if before.iter().any(|w| w == "csrf" || w == "xsrf") {
+        return;
+    }
+    // A salt next to it means the value is hashed (Harbor: `password` + `salt`).
+    if table
+        .columns
         .iter()
-        .any(|w| PROTECTED_WORDS.contains(&w.as_str()))
+        .any(|c| words(&c.name).last().is_some_and(|w| w == "salt"))
     {
         return;
     }
-    let kind = if words[at..]
+    let kind = if name_words[at..]
         .iter()
         .any(|w| matches!(w.as_str(), "password" | "passwd" | "passphrase"))
     {
@@ -374,6 +406,15 @@ fn plaintext_secret_column(table: &Table, column: &Column, sink: &mut Sink) {
     } else {
         "secret"
     };
+    // 60 characters is exactly a bcrypt hash (`$2b$12$…`): a column sized for one holds one.
+    if kind == "password"
+        && matches!(
+            column.data_type.as_str(),
+            "varchar(60)" | "character varying(60)" | "char(60)" | "character(60)"
+        )
+    {
+        return;
+    }
     let help = if kind == "password" {
         format!(
             "Store a slow salted hash instead (argon2id, bcrypt or scrypt) in a column named \
@@ -382,9 +423,9 @@ fn plaintext_secret_column(table: &Table, column: &Column, sink: &mut Sink) {
         )
     } else {
         format!(
-            "Store a hash of the value (SHA-256 for random tokens, compared in constant time) \
-             or encrypt it if it must be read back, and name the column for what it holds \
-             (`{}_hash`); if it already holds a digest, rename it to say so.",
+            "Store a hash of the value (SHA-256 for a random token) or encrypt it if it must be \
+             read back; if the application already does, name the column for what it holds \
+             (`{0}_hash`, `encrypted_{0}`) so readers and tools can tell.",
             column.name
         )
     };
@@ -411,35 +452,52 @@ fn is_temporal(data_type: &str) -> bool {
         || data_type == "timestamptz"
 }
 
-/// `created_at`, `createdAt`, `inserted_at`, `creation_time`, `date_created`, `create_time`…:
-/// a name about creation or insertion with a time type (or an integer epoch named like a time).
+/// Words that say a time column records when the row came to be: `created_at`, `createdAt`,
+/// `inserted_at`, `creation_time`, `date_created`, `push_time` (a pushed artifact),
+/// `occurred_at` (an event), `logged_at`.
+const CREATION_WORDS: &[&str] = &[
+    "creat", "insert", "added", "push", "upload", "occur", "logged", "record", "receiv",
+];
+
+/// Words that say a time column holds a future moment, whatever its default.
+const FUTURE_WORDS: &[&str] = &["expir", "until", "deadline", "due"];
+
+/// A column that records when its row was created: a time column named for creation or an
+/// event, or any time column that defaults to the current time (an `updated_at DEFAULT now()`
+/// holds the creation time until the first update, which is what an operator usually needs).
+/// An integer epoch counts when named like a time (`created_ts bigint`).
 fn records_creation(column: &Column) -> bool {
     let name = column.name.to_lowercase();
-    if !(name.contains("creat") || name.contains("insert")) {
-        return false;
-    }
+    let named = CREATION_WORDS.iter().any(|w| name.contains(w));
+    let future = FUTURE_WORDS.iter().any(|w| name.contains(w));
     if is_temporal(&column.data_type) {
-        return true;
+        let defaults_to_now = column.default.as_deref().is_some_and(|d| {
+            let d = d.to_lowercase();
+            [
+                "now()",
+                "current_timestamp",
+                "localtimestamp",
+                "clock_timestamp()",
+                "statement_timestamp()",
+                "transaction_timestamp()",
+                "current_date",
+            ]
+            .iter()
+            .any(|f| d.contains(f))
+        });
+        return named || (defaults_to_now && !future);
     }
-    let words = words(&column.name);
-    let time_named = words.last().is_some_and(|w| {
+    let name_words = words(&column.name);
+    let time_named = name_words.last().is_some_and(|w| {
         matches!(
             w.as_str(),
             "at" | "time" | "ts" | "timestamp" | "date" | "on"
         )
     });
-    let integer = [
-        "int",
-        "bigint",
-        "integer",
-        "int8",
-        "int4",
-        "bigserial",
-        "numeric",
-    ]
-    .iter()
-    .any(|t| column.data_type == *t);
-    time_named && integer
+    let integer = ["int", "bigint", "integer", "int8", "int4", "numeric"]
+        .iter()
+        .any(|t| column.data_type == *t);
+    named && time_named && integer
 }
 
 fn missing_timestamps(table: &Table, sink: &mut Sink) {
@@ -469,7 +527,12 @@ fn missing_timestamps(table: &Table, sink: &mut Sink) {
             .iter()
             .any(|fk| !fk.columns.is_empty() && fk.columns.iter().all(|c| k.columns.contains(c)))
     });
-    if key_only || extension {
+    // A lookup table (an id, a code, a name, referencing nothing, no time at all) holds
+    // reference data loaded with the schema.
+    let lookup = table.columns.len() <= 4
+        && table.foreign_keys.is_empty()
+        && !table.columns.iter().any(|c| is_temporal(&c.data_type));
+    if key_only || extension || lookup {
         return;
     }
     let name = table_name(table);
@@ -557,12 +620,21 @@ fn money_as_float(table: &Table, column: &Column, sink: &mut Sink) {
 // ---------------------------------------------------------------------------------------------
 // varchar-without-limit
 
-fn varchar_without_limit(table: &Table, column: &Column, sink: &mut Sink) {
-    let bare = matches!(
-        column.data_type.as_str(),
-        "varchar" | "character varying" | "varchar[]" | "character varying[]"
-    );
+/// Last words of names that hold short identifiers, whose length the data itself bounds.
+const IDENTIFIER_WORDS: &[&str] = &[
+    "email", "username", "login", "handle", "slug", "phone", "locale", "currency", "country",
+    "zip", "zipcode", "postcode", "iban", "sku",
+];
+
+fn varchar_without_limit(workspace: &Workspace, table: &Table, column: &Column, sink: &mut Sink) {
+    let bare = matches!(column.data_type.as_str(), "varchar" | "character varying");
     if !bare {
+        return;
+    }
+    let expected = words(&column.name)
+        .last()
+        .is_some_and(|w| IDENTIFIER_WORDS.contains(&w.as_str()));
+    if !expected || has_length_check(workspace, table, column) {
         return;
     }
     sink.report(
@@ -570,14 +642,46 @@ fn varchar_without_limit(table: &Table, column: &Column, sink: &mut Sink) {
         column.origin.file,
         column.origin.span,
         format!(
-            "column `{}.{}` is `{}` with no length, which PostgreSQL treats as `text`",
+            "column `{}.{}` is `{}` with no length, so it takes text of any size",
             table_name(table),
             column.name,
             column.data_type
         ),
-        "Write the limit the data needs (`varchar(320)` for an email, or `text` with a \
-         `CHECK (char_length(…) <= n)`), or write `text` if no limit is meant.",
+        format!(
+            "Give it the limit its values have (`varchar(n)`, or `text` with \
+             `CHECK (char_length({}) <= n)`), so an oversized value is refused by the database.",
+            column.name
+        ),
     );
+}
+
+/// A `CHECK (char_length(col) <= n)` (or `length`, `octet_length`) anywhere in a statement
+/// about the table: the limit is there, written another way.
+fn has_length_check(workspace: &Workspace, table: &Table, column: &Column) -> bool {
+    let column_name = column.name.to_lowercase();
+    let calls = [
+        "char_length(",
+        "length(",
+        "octet_length(",
+        "character_length(",
+    ];
+    workspace
+        .sql
+        .iter()
+        .flat_map(|f| &f.statements)
+        .any(|statement| {
+            let text = statement.text.to_lowercase();
+            text.contains("check")
+                && text.contains(&table.name.to_lowercase())
+                && calls.iter().any(|call| {
+                    text.match_indices(call).any(|(at, _)| {
+                        text[at + call.len()..]
+                            .trim_start()
+                            .trim_start_matches('"')
+                            .starts_with(&column_name)
+                    })
+                })
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -743,12 +847,16 @@ fn nullable_column_in_unique(
             // almost always meant to be.
             return;
         }
+        // A nullable reference in the key (`UNIQUE (parent_id, name)`): NULL is the root, the
+        // global scope, the system owner, and that is where duplicates pile up. A nullable
+        // attribute (`UNIQUE (user_id, phone)`) reads as "unique when present" and is left alone,
+        // as is a column the partial index's predicate mentions (it decides about its NULLs).
         let nullable: Vec<&str> = columns
             .iter()
             .filter_map(|c| table.column(c))
-            .filter(|c| c.nullable)
+            .filter(|c| c.nullable && is_reference(table, &c.name))
             .map(|c| c.name.as_str())
-            .filter(|c| !predicate.is_some_and(|p| excludes_null(p, c)))
+            .filter(|c| !predicate.is_some_and(|p| mentions(p, c)))
             .collect();
         let Some(first) = nullable.first() else {
             return;
@@ -797,14 +905,20 @@ fn nullable_column_in_unique(
     }
 }
 
-/// True when a partial index's predicate requires `column IS NOT NULL` (as one of its `AND`ed
-/// conditions).
-fn excludes_null(predicate: &str, column: &str) -> bool {
-    let column = column.to_lowercase();
-    predicate.split(" and ").any(|part| {
-        let part = normalize(part);
-        part == format!("{column} is not null") || part == format!("\"{column}\" is not null")
-    })
+/// A column in a foreign key, or named like one (`project_id`, `parentId`).
+fn is_reference(table: &Table, column: &str) -> bool {
+    table
+        .foreign_keys
+        .iter()
+        .any(|fk| fk.columns.iter().any(|c| c == column))
+        || words(column).last().is_some_and(|w| w == "id") && column.len() > 2
+}
+
+/// True when `expression` uses `column` as a word.
+fn mentions(expression: &str, column: &str) -> bool {
+    expression
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|word| word.eq_ignore_ascii_case(column))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1022,7 +1136,7 @@ mod tests {
                    price double precision, tax_rate real, created_at timestamptz);\n\
                    CREATE INDEX posts_user ON posts (user_id);\n\
                    CREATE INDEX posts_user_again ON posts USING btree (user_id);\n\
-                   CREATE TABLE logs (message varchar, at timestamptz);";
+                   CREATE TABLE logs (message text, level int, contact_email varchar, at timestamptz);";
         let found = names(sql);
         assert_eq!(
             found,
@@ -1035,22 +1149,22 @@ mod tests {
                 ),
                 (TABLE_WITHOUT_PRIMARY_KEY, "logs".to_string()),
                 (MISSING_TIMESTAMPS, "logs".to_string()),
-                (VARCHAR_WITHOUT_LIMIT, "message".to_string()),
+                (VARCHAR_WITHOUT_LIMIT, "contact_email".to_string()),
             ]
         );
     }
 
     #[test]
     fn predicates_and_modifiers_tell_indexes_apart() {
-        let sql = "CREATE TABLE t (id int PRIMARY KEY, a text NOT NULL, b text, c int, \
+        let sql = "CREATE TABLE t (id int PRIMARY KEY, a text NOT NULL, b_id int, c int, \
                    created_at timestamptz);\n\
-                   CREATE INDEX t_a ON t (a) WHERE b IS NULL;\n\
-                   CREATE INDEX t_a2 ON t (a) WHERE (b is null);\n\
+                   CREATE INDEX t_a ON t (a) WHERE b_id IS NULL;\n\
+                   CREATE INDEX t_a2 ON t (a) WHERE (b_id is null);\n\
                    CREATE INDEX t_a_pattern ON t (a text_pattern_ops);\n\
-                   CREATE INDEX t_a_b ON t (a, b);\n\
+                   CREATE INDEX t_a_b ON t (a, b_id);\n\
                    CREATE INDEX t_a_only ON t (a);\n\
                    CREATE UNIQUE INDEX t_a_c ON t (a, c) WHERE c IS NOT NULL;\n\
-                   CREATE UNIQUE INDEX t_a_b_u ON t (a, b);";
+                   CREATE UNIQUE INDEX t_a_b_u ON t (a, b_id);";
         let found = names(sql);
         let rules: Vec<(&str, &str)> = found
             .iter()
