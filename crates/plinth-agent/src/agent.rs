@@ -181,11 +181,7 @@ impl Agent {
             };
             self.spent.steps += 1;
             self.spent.usage.add(response.usage);
-            let (text, calls) = if response.tool_calls.is_empty() {
-                toolcall::extract_text_tool_calls(&response.text, &tools)
-            } else {
-                (response.text.clone(), response.tool_calls.clone())
-            };
+            let (text, calls) = calls_of(&response, &tools, self.spent.steps);
             self.messages
                 .push(Message::assistant(text.clone(), calls.clone()));
 
@@ -426,6 +422,23 @@ impl Outcome {
 
 const DELEGATE: &str = "delegate";
 
+/// The response's tool calls: the native ones, or those the model wrote as text. Calls read from
+/// text get ids unique to this step, since some providers refuse a repeated tool-use id.
+fn calls_of(
+    response: &crate::ChatResponse,
+    tools: &[crate::ToolSpec],
+    step: u32,
+) -> (String, Vec<ToolCall>) {
+    if !response.tool_calls.is_empty() {
+        return (response.text.clone(), response.tool_calls.clone());
+    }
+    let (text, mut calls) = toolcall::extract_text_tool_calls(&response.text, tools);
+    for call in &mut calls {
+        call.id = format!("step{step}-{}", call.id);
+    }
+    (text, calls)
+}
+
 fn delegate_spec(max_parallel: usize) -> crate::ToolSpec {
     crate::ToolSpec {
         name: DELEGATE.into(),
@@ -488,11 +501,7 @@ async fn sub_agent(
         let response = provider.complete(&request, &mut |_: &str| {}).await?;
         spent.steps += 1;
         spent.usage.add(response.usage);
-        let (text, calls) = if response.tool_calls.is_empty() {
-            toolcall::extract_text_tool_calls(&response.text, &tools)
-        } else {
-            (response.text.clone(), response.tool_calls.clone())
-        };
+        let (text, calls) = calls_of(&response, &tools, spent.steps);
         last_text = text.clone();
         messages.push(Message::assistant(text, calls.clone()));
         if calls.is_empty() {
@@ -501,18 +510,23 @@ async fn sub_agent(
         for call in &calls {
             spent.tool_calls += 1;
             let arguments = match &call.arguments {
-                Value::String(raw) => toolcall::parse_arguments(raw).unwrap_or(Value::Null),
-                other => other.clone(),
+                Value::String(raw) => toolcall::parse_arguments(raw),
+                other => Ok(other.clone()),
             };
-            let answer = match tools.iter().find(|t| t.name == call.name) {
-                Some(spec) => match toolcall::coerce(arguments, &spec.parameters) {
-                    Ok(arguments) => {
-                        let output = project.call(&call.name, &arguments).await;
-                        output.text
+            let answer = match (tools.iter().find(|t| t.name == call.name), arguments) {
+                (Some(_), Err(problem)) => {
+                    format!("error: the arguments are not JSON ({problem}); send an object")
+                }
+                (Some(spec), Ok(arguments)) => {
+                    match toolcall::coerce(arguments, &spec.parameters) {
+                        Ok(arguments) => {
+                            let output = project.call(&call.name, &arguments).await;
+                            output.text
+                        }
+                        Err(problems) => format!("error: {}", problems.join("; ")),
                     }
-                    Err(problems) => format!("error: {}", problems.join("; ")),
-                },
-                None => format!("error: there is no tool `{}`", call.name),
+                }
+                (None, _) => format!("error: there is no tool `{}`", call.name),
             };
             messages.push(Message::tool_result(call, answer));
         }

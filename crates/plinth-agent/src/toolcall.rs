@@ -8,15 +8,15 @@
 //! what cannot be read as a call to a known tool stays text, and arguments that do not fit come
 //! back as plain-English problems the loop sends to the model.
 //!
-//! - [`text`]: calls written as text ([`extract_text_tool_calls`]);
-//! - [`near_json`]: the tolerant reader of arguments ([`parse_arguments`]);
-//! - [`coerce`](mod@coerce): arguments fitted to the tool's JSON Schema ([`coerce()`]);
-//! - [`repetition`]: the same call made again ([`RepetitionDetector`]).
+//! - `text.rs`: calls written as text ([`extract_text_tool_calls`]);
+//! - `near_json.rs`: the tolerant reader of arguments ([`parse_arguments`]);
+//! - `coerce.rs`: arguments fitted to the tool's JSON Schema ([`coerce()`]);
+//! - `repetition.rs`: the same call made again ([`RepetitionDetector`]).
 
-pub mod coerce;
-pub mod near_json;
-pub mod repetition;
-pub mod text;
+mod coerce;
+mod near_json;
+mod repetition;
+mod text;
 
 pub use coerce::coerce;
 pub use near_json::parse_arguments;

@@ -926,15 +926,19 @@ fn mentions(expression: &str, column: &str) -> bool {
 
 fn duplicate_and_redundant_indexes(table: &Table, indexes: &IndexShapes, sink: &mut Sink) {
     let name = table_name(table);
-    let keys: Vec<(&Key, Shape, &str)> = table
+    let label = |kind: &str, key: &Key| match &key.name {
+        Some(name) => format!("{kind} `{name}`"),
+        None => kind.to_string(),
+    };
+    let keys: Vec<(&Key, Shape, String)> = table
         .primary_key
         .iter()
-        .map(|k| (k, key_shape(k), "primary key"))
+        .map(|k| (k, key_shape(k), label("primary key", k)))
         .chain(
             table
                 .uniques
                 .iter()
-                .map(|k| (k, key_shape(k), "unique constraint")),
+                .map(|k| (k, key_shape(k), label("unique constraint", k))),
         )
         .collect();
     // Two constraints on the same columns: the later one is the duplicate.
@@ -946,7 +950,7 @@ fn duplicate_and_redundant_indexes(table: &Table, indexes: &IndexShapes, sink: &
                     key.origin.file,
                     key.origin.span,
                     format!(
-                        "{what} `{name} ({})` duplicates the {first_what} on the same columns",
+                        "{what} on `{name} ({})` duplicates the {first_what}",
                         column_list(&key.columns)
                     ),
                     "Drop one of them: each is a full index that every write must update.",
@@ -968,7 +972,7 @@ fn duplicate_and_redundant_indexes(table: &Table, indexes: &IndexShapes, sink: &
         let same_key = keys
             .iter()
             .find(|(_, key, _)| same_as_key(shape, key))
-            .map(|(key, _, what)| (key.origin, what.to_string()));
+            .map(|(key, _, what)| (key.origin, what.clone()));
         // Of two indexes of the same shape, the later one is reported, or the one that is not
         // UNIQUE when only one is (the unique one enforces something).
         let same_index = || {
@@ -1011,7 +1015,7 @@ fn duplicate_and_redundant_indexes(table: &Table, indexes: &IndexShapes, sink: &
         let wider_key = keys
             .iter()
             .find(|(_, key, _)| is_prefix(shape, key))
-            .map(|(key, _, what)| (key.origin, what.to_string(), key.columns.clone()));
+            .map(|(key, _, what)| (key.origin, what.clone(), key.columns.clone()));
         let wider_index = || {
             table
                 .indexes
