@@ -91,6 +91,10 @@ pub struct LlmOptions {
     /// The model name, e.g. `qwen2.5:7b`. Default: PLINTH_LLM_MODEL.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+    /// The API key. Prefer PLINTH_LLM_API_KEY (or OPENAI_API_KEY / ANTHROPIC_API_KEY): a key on
+    /// the command line ends up in the shell's history. Endpoints on localhost need none.
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
     /// A TOML file with an [llm] table (provider, base_url, model, api_key_env). Default:
     /// plinth.toml in the current directory, when present.
     #[arg(long, value_name = "FILE")]

@@ -135,7 +135,7 @@ fn provider(options: &LlmOptions) -> anyhow::Result<Arc<Provider>> {
         provider: options.provider.clone(),
         base_url: options.base_url.clone(),
         model: options.model.clone(),
-        api_key: None,
+        api_key: options.api_key.clone(),
     };
     let config_text = match &options.llm_config {
         Some(path) => Some(

@@ -1466,7 +1466,13 @@ fn unbounded_request_values(doc: &OpenApiDoc, operations: &[Operation<'_>], sink
                             label: format!("`{field}` of `{display}`"),
                         });
                     }
-                    if is_array(schema) && schema.get("maxItems").is_none() {
+                    // An array of enum values (event names to subscribe to) costs next to nothing
+                // per element, and a client has no reason to repeat them.
+                let of_enum = schema
+                    .get("items")
+                    .map(|items| doc.resolve(String::new(), items).1)
+                    .is_some_and(|items| items.get("enum").is_some());
+                if is_array(schema) && schema.get("maxItems").is_none() && !of_enum {
                         arrays.push(Place {
                             pointer: pointer.to_string(),
                             message: format!(
