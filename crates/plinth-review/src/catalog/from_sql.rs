@@ -187,7 +187,7 @@ fn do_block_statements(file: &SqlFile, statement: &Statement) -> Vec<Statement> 
         let chunk = &body[span.range()];
         let Some(start) = DDL_START
             .find_iter(chunk)
-            .find(|m| chunk[..m.start()].matches('\'').count() % 2 == 0)
+            .find(|m| chunk[..m.start()].matches('\'').count().is_multiple_of(2))
         else {
             continue;
         };
@@ -974,7 +974,7 @@ mod tests {
         tables.remove(0)
     }
 
-    fn text<'a>(workspace: &'a crate::Workspace, origin: crate::catalog::Origin) -> &'a str {
+    fn text(workspace: &crate::Workspace, origin: crate::catalog::Origin) -> &str {
         &workspace.files[origin.file].text[origin.span.range()]
     }
 
@@ -1228,6 +1228,26 @@ mod tests {
             super::version_key("2026-05-11-183755-0000_use/up.sql").0,
             "202605111837550000"
         );
+    }
+
+    #[test]
+    fn sqlite_table_redefinition_keeps_the_new_shape() {
+        // Prisma Migrate on SQLite rebuilds a table to change it.
+        let sql = "CREATE TABLE \"User\" (\"id\" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \"email\" TEXT NOT NULL);\n\
+                   CREATE TABLE \"new_User\" (\"id\" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \"email\" TEXT NOT NULL, \"name\" TEXT);\n\
+                   INSERT INTO \"new_User\" (\"email\", \"id\") SELECT \"email\", \"id\" FROM \"User\";\n\
+                   DROP TABLE \"User\";\n\
+                   ALTER TABLE \"new_User\" RENAME TO \"User\";\n\
+                   CREATE UNIQUE INDEX \"User_email_key\" ON \"User\"(\"email\");";
+        let (workspace, tables) = tables(&[("prisma/migrations/1_init/migration.sql", sql)]);
+        assert_eq!(workspace.sql[0].dialect, crate::config::Dialect::Sqlite);
+        assert_eq!(tables.len(), 1);
+        let user = &tables[0];
+        assert_eq!(user.name, "User");
+        let columns: Vec<&str> = user.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(columns, ["id", "email", "name"]);
+        assert_eq!(user.indexes[0].columns, ["email"]);
+        assert!(user.indexes[0].unique);
     }
 
     #[test]

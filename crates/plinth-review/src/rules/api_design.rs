@@ -487,9 +487,7 @@ fn wrapped_list(
     depth: usize,
 ) -> Option<ListReturn> {
     let properties = properties(doc, pointer, schema);
-    let paginated = properties
-        .iter()
-        .any(|(name, _, _)| is_pagination_field(name));
+    let paginated = shows_pagination(doc, &properties);
     for (name, sub_pointer, sub) in &properties {
         let squashed = squash(name);
         if is_array(sub) && (WRAPPER_NAMES.contains(&squashed.as_str()) || squashed == own_name) {
@@ -544,7 +542,7 @@ fn is_pagination_parameter(name: &str) -> bool {
         )
 }
 
-/// Last path words of lists whose length the code fixes, not the data: `/hooks/types`,
+/// Last path segments of lists whose length the code fixes, not the data: `/hooks/types`,
 /// `/builds/status`, `/plugin_runs/latest`.
 const FIXED_LISTS: &[&str] = &["types", "kinds", "status", "statuses", "latest", "current"];
 
@@ -552,8 +550,7 @@ fn list_without_pagination(doc: &OpenApiDoc, operations: &[Operation<'_>], sink:
     let mut places = Vec::new();
     for operation in operations.iter().filter(|o| o.method == "get") {
         let fixed = last_literal(operation.path)
-            .and_then(|name| words(name).pop())
-            .is_some_and(|word| FIXED_LISTS.contains(&word.as_str()));
+            .is_some_and(|name| FIXED_LISTS.contains(&squash(name).as_str()));
         if fixed {
             continue;
         }
@@ -1467,12 +1464,12 @@ fn unbounded_request_values(doc: &OpenApiDoc, operations: &[Operation<'_>], sink
                         });
                     }
                     // An array of enum values (event names to subscribe to) costs next to nothing
-                // per element, and a client has no reason to repeat them.
-                let of_enum = schema
-                    .get("items")
-                    .map(|items| doc.resolve(String::new(), items).1)
-                    .is_some_and(|items| items.get("enum").is_some());
-                if is_array(schema) && schema.get("maxItems").is_none() && !of_enum {
+                    // per element, and a client has no reason to repeat them.
+                    let of_enum = schema
+                        .get("items")
+                        .map(|items| doc.resolve(String::new(), items).1)
+                        .is_some_and(|items| items.get("enum").is_some());
+                    if is_array(schema) && schema.get("maxItems").is_none() && !of_enum {
                         arrays.push(Place {
                             pointer: pointer.to_string(),
                             message: format!(
@@ -1664,5 +1661,44 @@ mod tests {
             field_name("/paths/~1a/post/requestBody/content/x/schema"),
             "body"
         );
+    }
+
+    fn findings(yaml: &str) -> Vec<crate::Finding> {
+        let workspace = crate::load_sources(vec![("openapi.yaml".into(), yaml.into())]);
+        let mut sink = Sink::default();
+        check(&workspace, &mut sink);
+        sink.into_findings()
+    }
+
+    #[test]
+    fn a_gap_across_the_api_is_one_finding() {
+        let mut yaml = String::from("openapi: 3.0.3\npaths:\n");
+        for i in 0..12 {
+            yaml.push_str(&format!(
+                "  /things{i}:\n    get:\n      summary: s\n      responses:\n        '200': {{description: ok}}\n"
+            ));
+        }
+        let missing: Vec<_> = findings(&yaml)
+            .into_iter()
+            .filter(|f| f.rule == "missing-operation-id")
+            .collect();
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0]
+            .message
+            .starts_with("12 operations have no `operationId`"));
+        assert_eq!(missing[0].related.len(), RELATED_SHOWN);
+        assert_eq!(missing[0].pointer.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn a_meta_object_with_offsets_shows_pagination() {
+        let yaml = "openapi: 3.0.3\npaths:\n  /members:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema:\n                type: object\n                properties:\n                  members: {type: array, items: {type: string}}\n                  meta: {type: object, properties: {offset: {type: integer}}}\n";
+        assert!(!findings(yaml)
+            .iter()
+            .any(|f| f.rule == "list-without-pagination"));
+        let unpaged = yaml.replace("offset", "generated_at");
+        assert!(findings(&unpaged)
+            .iter()
+            .any(|f| f.rule == "list-without-pagination"));
     }
 }

@@ -699,3 +699,91 @@ fn open_request_body(doc: &OpenApiDoc, operations: &[Operation<'_>], sink: &mut 
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn findings(yaml: &str) -> Vec<crate::Finding> {
+        let workspace = crate::load_sources(vec![("openapi.yaml".into(), yaml.into())]);
+        let mut sink = Sink::default();
+        check(&workspace, &mut sink);
+        sink.into_findings()
+    }
+
+    #[test]
+    fn a_post_may_return_a_secret_it_generates_but_not_one_it_was_sent() {
+        let yaml = r#"openapi: 3.0.3
+paths:
+  /users:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/User'}
+      responses:
+        '201':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/User'}
+  /turn-credentials:
+    post:
+      responses:
+        '201':
+          description: ok
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  username: {type: string}
+                  password: {type: string}
+components:
+  schemas:
+    User:
+      type: object
+      properties:
+        email: {type: string}
+        password: {type: string}
+"#;
+        let secrets: Vec<String> = findings(yaml)
+            .into_iter()
+            .filter(|f| f.rule == "secret-in-response")
+            .map(|f| f.message)
+            .collect();
+        assert_eq!(
+            secrets,
+            ["`POST /users` returns `password` in its `201` response"]
+        );
+    }
+
+    #[test]
+    fn local_servers_may_be_plain_http() {
+        for url in [
+            "http://localhost:8080/v1",
+            "http://127.0.0.1",
+            "http://[::1]:3000",
+            "http://api.localhost",
+        ] {
+            assert!(is_local_host(url), "{url}");
+        }
+        assert!(!is_local_host("http://api.example.com"));
+        assert!(!is_local_host("http://localhost.example.com"));
+    }
+
+    #[test]
+    fn public_endpoints_are_told_by_their_path() {
+        for path in [
+            "/auth/login",
+            "/oauth/token",
+            "/session/forgot_password.json",
+            "/signUp",
+        ] {
+            assert!(is_public_endpoint(path), "{path}");
+        }
+        for path in ["/tasks", "/users/{id}", "/admin/backups.json"] {
+            assert!(!is_public_endpoint(path), "{path}");
+        }
+    }
+}

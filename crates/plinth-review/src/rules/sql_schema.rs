@@ -350,11 +350,7 @@ fn secret_at(words: &[String]) -> Option<usize> {
 /// digests or ciphertexts far more often than raw secrets (crates.io keeps a SHA-256 of each API
 /// token in `api_tokens.token bytea`).
 fn is_text_type(data_type: &str) -> bool {
-    let base = data_type
-        .split(|c: char| c == '(' || c == '[')
-        .next()
-        .unwrap_or("")
-        .trim();
+    let base = data_type.split(['(', '[']).next().unwrap_or("").trim();
     matches!(
         base,
         "text"
