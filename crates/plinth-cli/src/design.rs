@@ -65,7 +65,9 @@ pub fn run_chat(options: &ChatOptions) -> anyhow::Result<Outcome> {
         }
         // The budget is per turn; the transcript keeps the whole conversation.
         agent.spent = Default::default();
-        let request = first_request.get_or_insert_with(|| line.to_string()).clone();
+        let request = first_request
+            .get_or_insert_with(|| line.to_string())
+            .clone();
         let result = runtime.block_on(agent.turn(line));
         last = finish_turn(&mut agent, &request, result)?;
     }
@@ -83,12 +85,22 @@ fn finish_turn(
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(error) => {
-            let _ = record::save(&root, &agent.messages, &agent.spent, &format!("failed: {error}"));
+            let _ = record::save(
+                &root,
+                &agent.messages,
+                &agent.spent,
+                &format!("failed: {error}"),
+            );
             eprintln!("used: {}", agent.spent.describe());
             return Err(anyhow::anyhow!("the model could not be reached: {error}"));
         }
     };
-    record::save(&root, &agent.messages, &agent.spent, &record::status_of(&outcome))?;
+    record::save(
+        &root,
+        &agent.messages,
+        &agent.spent,
+        &record::status_of(&outcome),
+    )?;
     let code = match &outcome {
         RunOutcome::Ready { summary } => {
             write_deliverables(agent, &root, request, summary)?;
@@ -109,7 +121,12 @@ fn finish_turn(
     Ok(code)
 }
 
-fn write_deliverables(agent: &Agent, root: &Path, request: &str, summary: &str) -> anyhow::Result<()> {
+fn write_deliverables(
+    agent: &Agent,
+    root: &Path,
+    request: &str,
+    summary: &str,
+) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(root.join(SCHEMA_FILE))?;
     let (schema, _) = plinth_model::compile(&text);
     let adr_path = root.join(record::ADR_PATH);
@@ -119,7 +136,10 @@ fn write_deliverables(agent: &Agent, root: &Path, request: &str, summary: &str) 
     std::fs::write(&adr_path, record::adr(request, &schema, summary))?;
     let built = agent.project.build(SCHEMA_FILE);
     if !built.ok {
-        anyhow::bail!("the draft passed the gate but did not build: {}", built.text);
+        anyhow::bail!(
+            "the draft passed the gate but did not build: {}",
+            built.text
+        );
     }
     eprintln!(
         "wrote {}, {} and build/ in {}",
@@ -147,7 +167,9 @@ fn provider(options: &LlmOptions) -> anyhow::Result<Arc<Provider>> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let config = ProviderConfig::resolve(&flags, &env, config_text.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Arc::new(Provider::new(config).map_err(|e| anyhow::anyhow!("{e}"))?))
+    Ok(Arc::new(
+        Provider::new(config).map_err(|e| anyhow::anyhow!("{e}"))?,
+    ))
 }
 
 fn budget(options: &LlmOptions) -> Budget {

@@ -114,7 +114,10 @@ async fn closed_loop_sends_exactly_what_it_reports_in_the_mix_proportions() {
     // The mix cycles through the weights, so the only slack is a partial cycle per connection
     // (4 connections, cycles of 4) and the requests in flight when the clock stops; a ratio
     // bound alone would be flaky when a busy machine sends few requests.
-    assert!((a - 3.0 * b).abs() <= 16.0_f64.max(0.02 * (a + b)), "a {a}, b {b}");
+    assert!(
+        (a - 3.0 * b).abs() <= 16.0_f64.max(0.02 * (a + b)),
+        "a {a}, b {b}"
+    );
     let measured: u64 = report.requests.iter().map(|request| request.sent).sum();
     assert_eq!(measured, report.sent);
     // The timeline covers the measured window and accounts for every request.

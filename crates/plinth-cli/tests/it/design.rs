@@ -55,10 +55,19 @@ fn plinth(directory: &Path, arguments: &[&str], env: &[(&str, &str)], stdin: &st
 #[test]
 fn without_a_model_design_says_how_to_configure_one_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let run = plinth(dir.path(), &["design", "a todo app", "--out", "app"], &[], "");
+    let run = plinth(
+        dir.path(),
+        &["design", "a todo app", "--out", "app"],
+        &[],
+        "",
+    );
     assert_eq!(run.code, 2, "{}", run.transcript());
     assert!(run.stderr.contains("PLINTH_LLM_BASE_URL"), "{}", run.stderr);
-    assert!(run.stderr.contains("11434"), "Ollama is explained: {}", run.stderr);
+    assert!(
+        run.stderr.contains("11434"),
+        "Ollama is explained: {}",
+        run.stderr
+    );
     let run = plinth(dir.path(), &["chat", "--dir", "app"], &[], "hello\n");
     assert_eq!(run.code, 2, "{}", run.transcript());
 }
@@ -80,8 +89,11 @@ fn design_writes_the_schema_adr_build_and_transcript_and_chat_continues() {
             .with_usage(900, 120),
         ),
         Reply::Stream(
-            Turn::text(["SQLite to start. ", "Each person sees only their own tasks."])
-                .with_usage(1200, 40),
+            Turn::text([
+                "SQLite to start. ",
+                "Each person sees only their own tasks.",
+            ])
+            .with_usage(1200, 40),
         ),
     ]));
     let dir = tempfile::tempdir().unwrap();
@@ -93,7 +105,13 @@ fn design_writes_the_schema_adr_build_and_transcript_and_chat_continues() {
     ];
     let run = plinth(
         dir.path(),
-        &["design", "a todo app;", "people see their own tasks", "--out", "app"],
+        &[
+            "design",
+            "a todo app;",
+            "people see their own tasks",
+            "--out",
+            "app",
+        ],
         &env,
         "",
     );
@@ -104,30 +122,73 @@ fn design_writes_the_schema_adr_build_and_transcript_and_chat_continues() {
         "{}",
         run.stdout
     );
-    assert!(run.stderr.contains("→ write_file schema.plinth"), "{}", run.stderr);
-    assert!(run.stderr.contains("used: 2 model calls, 1 tool calls"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("→ write_file schema.plinth"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("used: 2 model calls, 1 tool calls"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("2260 tokens"), "{}", run.stderr);
     let app = dir.path().join("app");
-    assert_eq!(std::fs::read_to_string(app.join("schema.plinth")).unwrap(), SCHEMA);
+    assert_eq!(
+        std::fs::read_to_string(app.join("schema.plinth")).unwrap(),
+        SCHEMA
+    );
     let adr = std::fs::read_to_string(app.join("docs/adr/0001-initial-design.md")).unwrap();
-    assert!(adr.contains("> a todo app; people see their own tasks"), "{adr}");
-    assert!(adr.contains("`Task`: `@@allow('all', auth() == owner)`"), "{adr}");
-    assert!(adr.contains("Each person sees only their own tasks."), "{adr}");
-    for built in ["openapi.json", "sqlite/0001_init.sql", "postgres/0001_init.sql", "erd.mmd", "API.md"] {
-        assert!(app.join("build").join(built).is_file(), "build/{built} missing");
+    assert!(
+        adr.contains("> a todo app; people see their own tasks"),
+        "{adr}"
+    );
+    assert!(
+        adr.contains("`Task`: `@@allow('all', auth() == owner)`"),
+        "{adr}"
+    );
+    assert!(
+        adr.contains("Each person sees only their own tasks."),
+        "{adr}"
+    );
+    for built in [
+        "openapi.json",
+        "sqlite/0001_init.sql",
+        "postgres/0001_init.sql",
+        "erd.mmd",
+        "API.md",
+    ] {
+        assert!(
+            app.join("build").join(built).is_file(),
+            "build/{built} missing"
+        );
     }
     let progress = std::fs::read_to_string(app.join(".plinth/progress.md")).unwrap();
     assert!(progress.contains("passes review"), "{progress}");
 
     // A later chat continues the saved conversation: its first request carries it.
-    server.push(Reply::Stream(Turn::text(["Added nothing; it already fits."])));
-    let run = plinth(dir.path(), &["chat", "--dir", "app"], &env, "is it paginated?\n");
+    server.push(Reply::Stream(Turn::text([
+        "Added nothing; it already fits.",
+    ])));
+    let run = plinth(
+        dir.path(),
+        &["chat", "--dir", "app"],
+        &env,
+        "is it paginated?\n",
+    );
     assert_eq!(run.code, 0, "{}", run.transcript());
-    assert!(run.stderr.contains("continuing the conversation"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("continuing the conversation"),
+        "{}",
+        run.stderr
+    );
     let requests = server.requests();
     let last = &requests.last().unwrap().body["messages"];
     let sent = last.to_string();
-    assert!(sent.contains("people see their own tasks") && sent.contains("is it paginated?"), "{sent}");
+    assert!(
+        sent.contains("people see their own tasks") && sent.contains("is it paginated?"),
+        "{sent}"
+    );
     drop(server);
     drop(runtime);
 }

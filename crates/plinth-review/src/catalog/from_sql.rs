@@ -45,7 +45,7 @@ pub(super) fn replay(workspace: &Workspace, catalog: &mut Catalog) {
 /// the migrations of one folder are ordered by version the way migration tools order them —
 /// the name's leading digits with `-` dropped — so that diesel's `2017-09-23-210614_x` comes
 /// after `20170820180453_y` although a plain sort puts it first.
-fn in_migration_order(workspace: &Workspace) -> Vec<&SqlFile> {
+pub(crate) fn in_migration_order(workspace: &Workspace) -> Vec<&SqlFile> {
     let mut files: Vec<&SqlFile> = workspace
         .sql
         .iter()

@@ -4,7 +4,7 @@
 //! migration 12 and its index added in migration 40 are seen together.
 
 mod from_schema;
-mod from_sql;
+pub(crate) mod from_sql;
 
 use crate::{FileId, Workspace};
 use plinth_diagnostics::Span;

@@ -155,6 +155,19 @@ pub fn load_sources_with(sources: Vec<(String, String)>, config: &Config) -> Wor
             }
         }
     }
+    // Migrations run in version order, which a plain path sort gets wrong when a project
+    // changed its naming (`2017-09-23-210614_x` sorts before `20170820180453_y`); every rule
+    // that replays them sees the same order as the catalogue.
+    let order: Vec<FileId> = crate::catalog::from_sql::in_migration_order(&workspace)
+        .iter()
+        .map(|file| file.file)
+        .collect();
+    workspace.sql.sort_by_key(|file| {
+        order
+            .iter()
+            .position(|&id| id == file.file)
+            .unwrap_or(usize::MAX)
+    });
     workspace.catalog = Catalog::build(&workspace);
     workspace
 }

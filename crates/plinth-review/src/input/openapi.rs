@@ -414,6 +414,8 @@ struct Builder<'t> {
     documents: usize,
     /// Byte offset of each char, when the text is not ASCII: the parser counts chars.
     char_starts: Option<Vec<u32>>,
+    /// Char index of the start of each line.
+    line_starts: Vec<usize>,
 }
 
 enum Frame {
@@ -441,15 +443,29 @@ impl<'t> Builder<'t> {
             documents: 0,
             char_starts: (!text.is_ascii())
                 .then(|| text.char_indices().map(|(i, _)| i as u32).collect()),
+            line_starts: std::iter::once(0)
+                .chain(
+                    text.chars()
+                        .enumerate()
+                        .filter(|(_, c)| *c == '\n')
+                        .map(|(i, _)| i + 1),
+                )
+                .collect(),
         }
     }
 
-    /// The byte offset of a marker (which counts chars).
+    /// The byte offset of a marker, from its line (1-based) and column (0-based, in chars).
+    /// Its index is no use: yaml-rust2 counts it in chars but adds bytes for the lines of a
+    /// block scalar, so it drifts after any non-ASCII `|` or `>` text.
     fn offset(&self, marker: Marker) -> usize {
+        let Some(&line_start) = self.line_starts.get(marker.line().saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let char_index = line_start + marker.col();
         match &self.char_starts {
-            None => marker.index(),
+            None => char_index.min(self.text.len()),
             Some(starts) => starts
-                .get(marker.index())
+                .get(char_index)
                 .map_or(self.text.len(), |&b| b as usize),
         }
     }
@@ -621,6 +637,17 @@ mod tests {
             "get"
         );
         assert_eq!(doc.operations().len(), 1);
+    }
+
+    #[test]
+    fn positions_stay_right_after_non_ascii_block_scalars() {
+        let text = "openapi: 3.0.0\ninfo:\n  description: |\n    caf\u{e9} \u{2019}q\u{2019}\n    \u{1f600}\npaths:\n  /tasks:\n    get:\n      summary: \u{e9}t\u{e9}\n      responses: {}\n";
+        let doc = OpenApiDoc::parse(0, text).unwrap().unwrap();
+        assert_eq!(&text[doc.span("/paths/~1tasks/get").range()], "get");
+        assert_eq!(
+            &text[doc.span("/paths/~1tasks/get/responses").range()],
+            "responses"
+        );
     }
 
     #[test]

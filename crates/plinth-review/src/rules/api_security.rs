@@ -147,6 +147,24 @@ fn is_credential_header(name: &str) -> bool {
         || name == "cookie"
 }
 
+/// A `POST` to a collection whose body carries a password creates an account: sign-up is public
+/// by nature (Plinth serves one at `POST /api/v1/users` when the user model allows `create`).
+fn is_sign_up(doc: &OpenApiDoc, operation: &Operation<'_>) -> bool {
+    operation.method == "post"
+        && !operation.path.trim_end_matches('/').ends_with('}')
+        && doc.request_bodies(operation).iter().any(|media| {
+            media
+                .schema
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .is_some_and(|properties| {
+                    properties
+                        .keys()
+                        .any(|k| matches!(squash(k).as_str(), "password" | "passphrase"))
+                })
+        })
+}
+
 fn has_credential_parameter(doc: &OpenApiDoc, operation: &Operation<'_>) -> bool {
     doc.parameters(operation)
         .iter()
@@ -169,6 +187,7 @@ fn write_without_security(doc: &OpenApiDoc, operations: &[Operation<'_>], sink: 
         .filter(|o| !doc.requires_auth(o))
         .filter(|o| !is_public_endpoint(o.path))
         .filter(|o| !has_credential_parameter(doc, o))
+        .filter(|o| !is_sign_up(doc, o))
         .collect();
     let Some(first) = open.first() else {
         return;

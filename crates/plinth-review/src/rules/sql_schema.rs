@@ -96,7 +96,9 @@ pub(crate) fn check(workspace: &Workspace, sink: &mut Sink) {
         foreign_key_without_index(table, sink);
         missing_timestamps(table, sink);
         for column in &table.columns {
-            plaintext_secret_column(table, column, sink);
+            if !hashed_by_schema(workspace, table, column) {
+                plaintext_secret_column(table, column, sink);
+            }
             money_as_float(table, column, sink);
             if postgres {
                 varchar_without_limit(workspace, table, column, sink);
@@ -106,6 +108,19 @@ pub(crate) fn check(workspace: &Workspace, sink: &mut Sink) {
         nullable_column_in_unique(workspace, table, &indexes, sink);
         duplicate_and_redundant_indexes(table, &indexes, sink);
     }
+}
+
+/// True when a schema reviewed alongside says this column holds a hash: a `@password` field
+/// (Plinth stores argon2id hashes there, whatever the column is called).
+fn hashed_by_schema(workspace: &Workspace, table: &Table, column: &Column) -> bool {
+    workspace.schemas.iter().any(|doc| {
+        doc.schema.models.iter().any(|model| {
+            model.db_name.eq_ignore_ascii_case(&table.name)
+                && model.fields.iter().any(|field| {
+                    field.is_password && field.db_name.eq_ignore_ascii_case(&column.name)
+                })
+        })
+    })
 }
 
 fn dialect_of(workspace: &Workspace, origin: Origin) -> Dialect {
@@ -182,13 +197,25 @@ fn table_without_primary_key(table: &Table, sink: &mut Sink) {
                  natural key), so each row can be addressed, updated and replicated on its own."
             .to_string(),
     };
-    sink.report(
+    let mut finding = Sink::finding(
         TABLE_WITHOUT_PRIMARY_KEY,
         table.origin.file,
         table.origin.span,
-        format!("table `{name}` has no primary key"),
+        match candidate {
+            Some(columns) => format!(
+                "table `{name}` has no primary key, only a unique key on `({})`",
+                column_list(columns)
+            ),
+            None => format!("table `{name}` has no primary key"),
+        },
         help,
     );
+    // Rows are still addressable through the unique key: a weaker problem (logical
+    // replication and many tools still want a primary key), so a warning rather than an error.
+    if candidate.is_some() {
+        finding.severity = plinth_diagnostics::Severity::Warning;
+    }
+    sink.push(finding);
 }
 
 // ---------------------------------------------------------------------------------------------
