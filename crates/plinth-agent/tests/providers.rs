@@ -850,3 +850,34 @@ fn an_unknown_provider_name_is_refused_with_the_choices() {
     );
     assert!(message.contains("anthropic"), "{message}");
 }
+
+/// llama-cpp-python's `chatml-function-calling` cannot stream an answer that may call tools: it
+/// opens an event stream and then fails. The provider asks again without streaming, for good.
+#[tokio::test]
+async fn a_server_that_cannot_stream_tool_answers_is_asked_without_streaming() {
+    let server = FakeLlm::start([
+        Reply::Raw {
+            content_type: "text/event-stream".into(),
+            body: String::new(),
+        },
+        Reply::Whole(Turn::calls([ScriptedCall::new(
+            "c1",
+            "check",
+            serde_json::json!({"path": "schema.plinth"}),
+        )])),
+        Reply::Whole(Turn::text(["done"])),
+    ])
+    .await;
+    let provider = provider(ProviderKind::OpenAi, &server);
+    let (result, _) = complete(&provider, &request()).await;
+    let response = result.unwrap();
+    assert_eq!(response.tool_calls[0].name, "check");
+    let (second, _) = complete(&provider, &request()).await;
+    assert_eq!(second.unwrap().text, "done");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].body["stream"], true);
+    assert_eq!(requests[1].body["stream"], false);
+    assert!(requests[1].body.get("stream_options").is_none());
+    assert_eq!(requests[2].body["stream"], false, "the concession lasts");
+}

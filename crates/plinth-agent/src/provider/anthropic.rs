@@ -404,6 +404,7 @@ mod tests {
         };
         let config = ProviderConfig::new(super::super::ProviderKind::Anthropic, "http://x", "m");
         let allowed = Allowed {
+            stream: true,
             tool_choice: true,
             stream_options: true,
             temperature: true,

@@ -235,6 +235,9 @@ pub type RetryObserver = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
 /// again at once, the first time a server answers 400/422 naming it.
 #[derive(Debug, Default)]
 struct Leniency {
+    /// Some servers cannot stream an answer that may call tools (llama-cpp-python's
+    /// `chatml-function-calling` fails mid-request); those get `stream: false`.
+    no_stream: AtomicBool,
     no_tool_choice: AtomicBool,
     no_stream_options: AtomicBool,
     no_temperature: AtomicBool,
@@ -243,6 +246,7 @@ struct Leniency {
 /// What a request body may carry, given the configuration and what the server has refused.
 #[derive(Clone, Copy, Debug)]
 struct Allowed {
+    stream: bool,
     tool_choice: bool,
     stream_options: bool,
     temperature: bool,
@@ -251,6 +255,7 @@ struct Allowed {
 impl Leniency {
     fn allowed(&self, config: &ProviderConfig) -> Allowed {
         Allowed {
+            stream: !self.no_stream.load(Ordering::Relaxed),
             tool_choice: config.send_tool_choice && !self.no_tool_choice.load(Ordering::Relaxed),
             stream_options: !self.no_stream_options.load(Ordering::Relaxed),
             temperature: !self.no_temperature.load(Ordering::Relaxed),
@@ -259,6 +264,20 @@ impl Leniency {
 
     /// Drops the field a 400/422 complains about; `true` if there was one still being sent.
     fn give_way(&self, error: &ProviderError, allowed: Allowed) -> bool {
+        // A stream that ends before a single event of the answer, or a refusal naming `stream`,
+        // is worth one try without streaming.
+        let stream_refused = match error {
+            ProviderError::Protocol(message) => message.contains("before the answer began"),
+            ProviderError::Status {
+                status: 400 | 422 | 500,
+                body,
+            } => body.to_ascii_lowercase().contains("stream"),
+            _ => false,
+        };
+        if allowed.stream && stream_refused {
+            self.no_stream.store(true, Ordering::Relaxed);
+            return true;
+        }
         let ProviderError::Status {
             status: 400 | 422,
             body,

@@ -21,8 +21,8 @@ pub(super) fn request_body(
     let mut body = Map::new();
     body.insert("model".into(), json!(config.model));
     body.insert("messages".into(), Value::Array(messages(request, official)));
-    body.insert("stream".into(), json!(true));
-    if allowed.stream_options {
+    body.insert("stream".into(), json!(allowed.stream));
+    if allowed.stream && allowed.stream_options {
         body.insert("stream_options".into(), json!({"include_usage": true}));
     }
     let max_tokens = if official {
@@ -86,9 +86,12 @@ fn message_to_wire(message: &Message, official: bool) -> Value {
                     })
                 })
                 .collect();
-            // OpenAI wants `null`, not "", beside tool calls.
-            let content = if message.content.is_empty() {
+            // OpenAI wants `null`, not "", beside tool calls; llama-cpp-python's server refuses
+            // `null` and wants a string.
+            let content = if message.content.is_empty() && official {
                 Value::Null
+            } else if message.content.is_empty() {
+                json!("")
             } else {
                 json!(message.content)
             };
@@ -431,6 +434,7 @@ mod tests {
             temperature: Some(0.5),
         };
         let allowed = Allowed {
+            stream: true,
             tool_choice: true,
             stream_options: true,
             temperature: false,
@@ -447,6 +451,7 @@ mod tests {
         let body = request_body(&local, &request, allowed);
         assert_eq!(body["max_tokens"], 64);
         assert_eq!(body["messages"][1]["name"], "check");
+        assert_eq!(body["messages"][0]["content"], "");
     }
 
     #[test]
