@@ -138,18 +138,18 @@ struct Worker {
 }
 
 impl Worker {
-    async fn closed_loop(&mut self, worker_number: usize) {
-        // Worker w sends ordinals w, w + C, w + 2C, ...: together the workers walk the mix in
-        // order, so short runs still send it in its proportions.
-        let mut ordinal = worker_number as u64;
-        let step = self.shared.connections as u64;
+    async fn closed_loop(&mut self, _worker_number: usize) {
+        // The workers claim ordinals from one shared counter, so together they walk the mix in
+        // order whatever their speeds. (A fixed stride per worker would pin a worker to the same
+        // few requests whenever the connection count shares a factor with the mix's cycle, and
+        // the proportions would then follow how fast each request is answered.)
         loop {
             let sent_at = Instant::now();
             if sent_at >= self.shared.deadline {
                 break;
             }
+            let ordinal = self.shared.next_index.fetch_add(1, Ordering::Relaxed);
             let index = self.shared.mix.pick(ordinal);
-            ordinal = ordinal.wrapping_add(step);
             let outcome = self.attempt(index).await;
             self.record(index, sent_at, sent_at, Instant::now(), outcome);
             if outcome == Outcome::Connect {
