@@ -364,7 +364,7 @@ impl Project {
                 render_text(&file, &diagnostics)
             ));
         }
-        let outputs = build_outputs(&schema);
+        let outputs = plinth_server::build_outputs(&schema);
         let mut written = Vec::new();
         for (relative, contents) in &outputs {
             let target = format!("build/{relative}");
@@ -390,24 +390,6 @@ impl Project {
             Err(_) => ToolOutput::failed("serve + verify did not finish within 240 s"),
         }
     }
-}
-
-/// The files `plinth build` writes, relative to its output folder.
-pub fn build_outputs(schema: &plinth_model::Schema) -> Vec<(&'static str, String)> {
-    use plinth_sql::Dialect;
-    vec![
-        (
-            "sqlite/0001_init.sql",
-            plinth_sql::create_schema(schema, Dialect::Sqlite),
-        ),
-        (
-            "postgres/0001_init.sql",
-            plinth_sql::create_schema(schema, Dialect::Postgres),
-        ),
-        ("openapi.json", plinth_server::openapi_text(schema)),
-        ("erd.mmd", plinth_docs::erd(schema)),
-        ("API.md", plinth_docs::api_reference(schema)),
-    ]
 }
 
 async fn serve_and_verify(file: SourceFile) -> Result<String, String> {

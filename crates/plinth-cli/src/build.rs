@@ -5,7 +5,6 @@ use crate::input::{print_diagnostics, read_schema, Counts};
 use crate::Outcome;
 use anyhow::Context;
 use plinth_diagnostics::has_errors;
-use plinth_sql::Dialect;
 use std::path::Path;
 
 pub fn run(options: &BuildOptions) -> anyhow::Result<Outcome> {
@@ -21,22 +20,8 @@ pub fn run(options: &BuildOptions) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Findings);
     }
 
-    // The same text `plinth serve` answers at /openapi.json.
-    let openapi = plinth_server::openapi_text(&schema);
-    // Generate everything before writing anything, so a failure leaves no half-written build.
-    let outputs = [
-        (
-            "sqlite/0001_init.sql",
-            plinth_sql::create_schema(&schema, Dialect::Sqlite),
-        ),
-        (
-            "postgres/0001_init.sql",
-            plinth_sql::create_schema(&schema, Dialect::Postgres),
-        ),
-        ("openapi.json", openapi),
-        ("erd.mmd", plinth_docs::erd(&schema)),
-        ("API.md", plinth_docs::api_reference(&schema)),
-    ];
+    // The same OpenAPI text `plinth serve` answers at /openapi.json.
+    let outputs = plinth_server::build_outputs(&schema);
     for (relative, contents) in &outputs {
         let path = options.out.join(relative);
         write_file(&path, contents)?;

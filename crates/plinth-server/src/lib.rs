@@ -79,6 +79,26 @@ pub fn openapi_text(schema: &plinth_model::Schema) -> String {
     text
 }
 
+/// The deliverables `plinth build` writes (and `plinth design` builds into its project), as
+/// paths relative to the output folder with their contents. Everything is generated before
+/// anything is written, so a failure never leaves half a build.
+pub fn build_outputs(schema: &plinth_model::Schema) -> Vec<(&'static str, String)> {
+    use plinth_sql::Dialect;
+    vec![
+        (
+            "sqlite/0001_init.sql",
+            plinth_sql::create_schema(schema, Dialect::Sqlite),
+        ),
+        (
+            "postgres/0001_init.sql",
+            plinth_sql::create_schema(schema, Dialect::Postgres),
+        ),
+        ("openapi.json", openapi_text(schema)),
+        ("erd.mmd", plinth_docs::erd(schema)),
+        ("API.md", plinth_docs::api_reference(schema)),
+    ]
+}
+
 /// The default database URL for a schema file: `sqlite://<dir>/<stem>.db`.
 pub fn default_database_for(schema_path: &std::path::Path) -> String {
     let stem = schema_path

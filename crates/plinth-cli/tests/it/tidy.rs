@@ -42,8 +42,6 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "plinth-diagnostics",
             "plinth-model",
-            "plinth-sql",
-            "plinth-docs",
             "plinth-server",
             "plinth-verify",
             "plinth-review",
