@@ -6,6 +6,7 @@ mod api_design;
 mod api_security;
 mod cross;
 mod migration;
+mod money;
 mod schema;
 mod sql_schema;
 

@@ -10,6 +10,7 @@
 //! A model with a compile error inside it is skipped by the policy rules: a rule the compiler
 //! could not read is missing from the model, and judging the rest would be judging half of it.
 
+use super::money::{MONEY_WORDS, NOT_MONEY_WORDS};
 use crate::input::schema::SchemaDoc;
 use crate::registry::{Category, RuleInfo};
 use crate::{Sink, Workspace};
@@ -999,38 +1000,6 @@ fn kept_on_update(context: &Context, model: &Model, relation: &plinth_model::Rel
 
 // ---------------------------------------------------------------------------------------------
 // float-for-money (the SQL rule `money-as-float` judges SQL tables; this one judges models)
-
-/// Words that say a number is an amount of money.
-const MONEY_WORDS: &[&str] = &[
-    "price", "prices", "amount", "amounts", "cost", "costs", "balance", "balances", "fee", "fees",
-    "salary", "money", "revenue", "tax", "subtotal", "payout", "wage", "budget", "refund",
-    "discount", "total", "spend", "charge", "mrr", "arr",
-];
-
-/// Words that make a money-sounding name a ratio, a count or a measure: `taxRate`,
-/// `totalCount`, `costMs`, `feePercent`.
-const NOT_MONEY_WORDS: &[&str] = &[
-    "rate",
-    "ratio",
-    "percent",
-    "percentage",
-    "pct",
-    "count",
-    "size",
-    "bytes",
-    "time",
-    "ms",
-    "seconds",
-    "duration",
-    "weight",
-    "score",
-    "factor",
-    "multiplier",
-    "quantity",
-    "qty",
-    "units",
-    "tokens",
-];
 
 fn float_for_money(context: &Context, sink: &mut Sink) {
     for model in &context.schema.models {

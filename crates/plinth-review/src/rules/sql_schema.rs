@@ -6,6 +6,7 @@
 //! migration is not reported. Findings point where the judged thing was last written: the
 //! column's name in its `CREATE TABLE` or `ALTER TABLE`, the constraint, the `CREATE INDEX`.
 
+use super::money::{MONEY_WORDS, NOT_MONEY_WORDS};
 use crate::catalog::{Column, Index, Key, Origin, Table, TableSource};
 use crate::config::Dialect;
 use crate::input::sql::Statement;
@@ -571,36 +572,6 @@ fn missing_timestamps(table: &Table, sink: &mut Sink) {
 
 // ---------------------------------------------------------------------------------------------
 // money-as-float
-
-const MONEY_WORDS: &[&str] = &[
-    "price", "prices", "amount", "amounts", "cost", "costs", "balance", "balances", "fee", "fees",
-    "salary", "money", "revenue", "tax", "subtotal", "payout", "wage", "wages", "budget", "refund",
-    "discount", "total", "spend",
-];
-
-/// Words that make a money-sounding name something else: `tax_rate`, `total_count`,
-/// `cost_ms`, `fee_percent`.
-const NOT_MONEY_WORDS: &[&str] = &[
-    "rate",
-    "ratio",
-    "percent",
-    "percentage",
-    "pct",
-    "count",
-    "size",
-    "bytes",
-    "time",
-    "ms",
-    "seconds",
-    "duration",
-    "weight",
-    "score",
-    "factor",
-    "multiplier",
-    "quantity",
-    "qty",
-    "units",
-];
 
 fn is_float(data_type: &str) -> bool {
     let base = data_type.split('(').next().unwrap_or("").trim();
